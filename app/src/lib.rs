@@ -1,0 +1,53 @@
+//! The ferroflow web app (Leptos components and routes) and the typed API models that the
+//! server and the browser share.
+
+pub mod models;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+/// The whole HTML document; the server renders it around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ferroflow.css"/>
+        <Title text="ferroflow"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"ferroflow"</A>
+                <nav>
+                    <A href="/">"Experiments"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

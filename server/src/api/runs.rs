@@ -1,0 +1,287 @@
+//! `/runs/*` handlers: run lifecycle, logging, and search.
+
+use super::{Mlflow, empty, run_id_of, validate, write};
+use crate::error::{ApiError, Result};
+use crate::search::{self, PageToken, RunQuery};
+use crate::state::AppState;
+use crate::store::{experiments, inputs, run_data, runs as store};
+use crate::store::run_data::{Columns, Point};
+use app::models::*;
+use axum::{Json, extract::State};
+
+pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateRun>) -> Result<Json<RunResponse>> {
+    // An empty experiment id means the Default experiment, as in MLflow.
+    let experiment_id = match req.experiment_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => experiments::parse_id(id)?,
+        None => experiments::DEFAULT_EXPERIMENT_ID,
+    };
+    let tags = checked_tags(req.tags)?;
+    let name = store::resolve_name(req.run_name.as_deref(), &tags)?;
+    let new = store::NewRun {
+        run_uuid: uuid::Uuid::new_v4().simple().to_string(),
+        experiment_id,
+        user_id: req.user_id.unwrap_or_default(),
+        run_name: req.run_name,
+        start_time: req.start_time,
+        tags,
+    };
+    let info = write(&state.db, (new, name), |conn, (new, name)| Box::pin(store::create(conn, new, name))).await?;
+    let run = store::get(&state.db, &info.run_id).await?;
+    Ok(Json(RunResponse { run }))
+}
+
+/// Validates tags and cuts over-long values, as MLflow does.
+fn checked_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
+    tags.into_iter()
+        .map(|t| {
+            validate::key(&t.key, "key")?;
+            Ok(KeyValue { value: validate::truncate(&t.value, validate::MAX_TAG_VALUE_LENGTH), key: t.key })
+        })
+        .collect()
+}
+
+pub async fn get(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<RunResponse>> {
+    let id = run_id_of(&req)?;
+    Ok(Json(RunResponse { run: store::get(&state.db, id).await? }))
+}
+
+pub async fn update(State(state): State<AppState>, Mlflow(req): Mlflow<UpdateRun>) -> Result<Json<UpdateRunResponse>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    let status = req.status.as_deref().map(store::parse_status).transpose()?;
+    let info = write(&state.db, (id, status, req.end_time, req.run_name), |conn, (id, status, end, name)| {
+        Box::pin(store::update(conn, id, *status, *end, name.as_deref()))
+    })
+    .await?;
+    Ok(Json(UpdateRunResponse { run_info: info }))
+}
+
+pub async fn delete(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req)?.to_owned();
+    write(&state.db, id, |conn, id| Box::pin(store::delete(conn, id))).await?;
+    Ok(empty())
+}
+
+pub async fn restore(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req)?.to_owned();
+    write(&state.db, id, |conn, id| Box::pin(store::restore(conn, id))).await?;
+    Ok(empty())
+}
+
+fn point(key: Option<String>, value: Option<f64>, timestamp: Option<i64>, step: Option<i64>) -> Result<Point> {
+    let key = validate::required(key.as_deref(), "key")?.to_owned();
+    validate::key(&key, "key")?;
+    let value = value.ok_or_else(|| ApiError::missing("value"))?;
+    let timestamp = validate::timestamp(timestamp, "timestamp")?;
+    Ok(Point { key, value, timestamp, step: step.unwrap_or(0) })
+}
+
+pub async fn log_metric(State(state): State<AppState>, Mlflow(req): Mlflow<LogMetric>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    let p = point(req.key, req.value, req.timestamp, req.step)?;
+    let backend = state.db.backend;
+    write(&state.db, (id, p), move |conn, (id, p)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            run_data::log_metrics(conn, backend, run, std::slice::from_ref(p)).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+fn param(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
+    let key = validate::required(key.as_deref(), "key")?.to_owned();
+    validate::key(&key, "key")?;
+    let value = validate::truncate(&value.unwrap_or_default(), validate::MAX_PARAM_VALUE_LENGTH);
+    Ok(KeyValue { key, value })
+}
+
+fn tag(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
+    let key = validate::required(key.as_deref(), "key")?.to_owned();
+    validate::key(&key, "key")?;
+    let value = validate::truncate(&value.unwrap_or_default(), validate::MAX_TAG_VALUE_LENGTH);
+    Ok(KeyValue { key, value })
+}
+
+pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<LogParam>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    let p = param(req.key, req.value)?;
+    let backend = state.db.backend;
+    write(&state.db, (id, p), move |conn, (id, p)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            run_data::log_params(conn, backend, run, id, std::slice::from_ref(p)).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetTag>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    let t = tag(req.key, req.value)?;
+    write(&state.db, (id, t), |conn, (id, t)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            run_data::set_tags(conn, run, id, std::slice::from_ref(t)).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+pub async fn delete_tag(State(state): State<AppState>, Mlflow(req): Mlflow<DeleteTag>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    let key = validate::required(req.key.as_deref(), "key")?.to_owned();
+    write(&state.db, (id, key), |conn, (id, key)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            run_data::delete_tag(conn, run, id, key).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// The contents of a log-batch request, validated as a whole before anything is written:
+/// a batch is stored entirely or not at all.
+struct Batch {
+    run_id: String,
+    metrics: Vec<Point>,
+    params: Vec<KeyValue>,
+    tags: Vec<KeyValue>,
+}
+
+fn batch(req: LogBatch) -> Result<Batch> {
+    let run_id = run_id_of(&req.run)?.to_owned();
+    let (m, p, t) = (req.metrics.len(), req.params.len(), req.tags.len());
+    if m > validate::MAX_METRICS_PER_BATCH
+        || p > validate::MAX_PARAMS_TAGS_PER_BATCH
+        || t > validate::MAX_PARAMS_TAGS_PER_BATCH
+        || m + p + t > validate::MAX_ENTITIES_PER_BATCH
+    {
+        return Err(ApiError::invalid(format!(
+            "A batch logging request can contain at most {} metrics, {} params and {} tags, and at most {} \
+             items in total. Got {m} metrics, {p} params and {t} tags.",
+            validate::MAX_METRICS_PER_BATCH,
+            validate::MAX_PARAMS_TAGS_PER_BATCH,
+            validate::MAX_PARAMS_TAGS_PER_BATCH,
+            validate::MAX_ENTITIES_PER_BATCH
+        )));
+    }
+    let metrics = req.metrics.into_iter().map(|m| point(m.key, m.value, m.timestamp, m.step)).collect::<Result<Vec<_>>>()?;
+    let params = req.params.into_iter().map(|p| param(p.key, p.value)).collect::<Result<Vec<_>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    let duplicates: Vec<&str> = params.iter().filter(|p| !seen.insert(&p.key)).map(|p| p.key.as_str()).collect();
+    if !duplicates.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "Duplicate parameter keys have been submitted: {duplicates:?}. Please ensure the request \
+             contains only one param value per param key."
+        )));
+    }
+    let tags = req.tags.into_iter().map(|t| tag(t.key, t.value)).collect::<Result<Vec<_>>>()?;
+    Ok(Batch { run_id, metrics, params, tags })
+}
+
+pub async fn log_batch(State(state): State<AppState>, Mlflow(req): Mlflow<LogBatch>) -> Result<Json<serde_json::Value>> {
+    let b = batch(req)?;
+    let backend = state.db.backend;
+    write(&state.db, b, move |conn, b| {
+        Box::pin(async move {
+            let run = store::active_id(conn, &b.run_id).await?;
+            run_data::log_params(conn, backend, run, &b.run_id, &b.params).await?;
+            run_data::log_metrics(conn, backend, run, &b.metrics).await?;
+            run_data::set_tags(conn, run, &b.run_id, &b.tags).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+pub async fn log_inputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogInputs>) -> Result<Json<serde_json::Value>> {
+    let id = run_id_of(&req.run)?.to_owned();
+    for input in &req.datasets {
+        let d = &input.dataset;
+        validate::length(&d.name, 500, "dataset.name")?;
+        validate::length(&d.digest, 36, "dataset.digest")?;
+        if d.name.is_empty() || d.digest.is_empty() || d.source_type.is_empty() || d.source.is_empty() {
+            return Err(ApiError::invalid(
+                "Each dataset needs a name, digest, source_type and source.",
+            ));
+        }
+        for t in &input.tags {
+            validate::length(&t.key, 255, "input tag key")?;
+            validate::length(&t.value, 500, "input tag value")?;
+        }
+    }
+    write(&state.db, (id, req.datasets), |conn, (id, datasets)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            inputs::log(conn, run, datasets).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+/// MLflow 2.x clients record logged models in the run tag `mlflow.log-model.history`, a
+/// JSON list that this appends to.
+pub async fn log_model(State(state): State<AppState>, Mlflow(req): Mlflow<LogModel>) -> Result<Json<serde_json::Value>> {
+    const HISTORY_TAG: &str = "mlflow.log-model.history";
+    let id = run_id_of(&req.run)?.to_owned();
+    let model_json = validate::required(req.model_json.as_deref(), "model_json")?;
+    let model: serde_json::Value = serde_json::from_str(model_json)
+        .map_err(|e| ApiError::invalid(format!("Malformed model info: 'model_json' is not JSON: {e}")))?;
+    for field in ["artifact_path", "flavors", "utc_time_created", "run_id"] {
+        if model.get(field).is_none() {
+            return Err(ApiError::invalid(format!("Model json is missing mandatory fields: ['{field}']")));
+        }
+    }
+    write(&state.db, (id, model), |conn, (id, model)| {
+        Box::pin(async move {
+            let run = store::active_id(conn, id).await?;
+            let current: Option<String> = sqlx::query_scalar("SELECT value FROM tags WHERE run_id = $1 AND key = $2")
+                .bind(run)
+                .bind(HISTORY_TAG)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let mut history: Vec<serde_json::Value> =
+                current.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+            // A retried call must not record the model twice.
+            if !history.contains(model) {
+                history.push(model.clone());
+            }
+            let value = serde_json::to_string(&history).map_err(|e| ApiError::internal(e.to_string()))?;
+            run_data::set_tags(conn, run, id, &[KeyValue { key: HISTORY_TAG.into(), value }]).await
+        })
+    })
+    .await?;
+    Ok(empty())
+}
+
+pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRuns>) -> Result<Json<SearchRunsResponse>> {
+    let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
+    let experiment_ids = req.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<Result<Vec<_>>>()?;
+    let filter = search::parse_run_filter(req.filter.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let order_by = search::parse_run_order_by(&req.order_by).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let offset = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => PageToken::decode(t).map_err(|e| ApiError::invalid(e.to_string()))?.offset,
+        None => 0,
+    };
+    let columns = if req.columns.is_empty() { None } else { Some(Columns::parse(&req.columns)?) };
+    if experiment_ids.is_empty() {
+        return Ok(Json(SearchRunsResponse { runs: Vec::new(), next_page_token: None }));
+    }
+    let query = RunQuery {
+        experiment_ids: &experiment_ids,
+        filter: filter.as_ref(),
+        order_by: &order_by,
+        view: req.run_view_type.unwrap_or_default().into(),
+        offset,
+        limit,
+    };
+    let (runs, more) = store::search(&state.db, &query, columns.as_ref()).await?;
+    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
+    Ok(Json(SearchRunsResponse { runs, next_page_token }))
+}

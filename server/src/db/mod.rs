@@ -1,0 +1,103 @@
+//! The database: which kind it is, the connection pools, migrations, and the writer that
+//! every write goes through.
+//!
+//! One store speaks to SQLite and PostgreSQL through sqlx's `Any` driver; where their SQL
+//! differs, the search compiler asks sea-query for the dialect and the migrations have a
+//! folder per kind.
+
+mod uri;
+pub mod writer;
+
+pub use crate::search::Backend;
+pub use uri::DatabaseUri;
+pub use writer::Writer;
+
+use sqlx::{
+    Executor,
+    any::{AnyPoolOptions, install_default_drivers},
+    migrate::Migrator,
+};
+use std::time::Duration;
+
+pub type Pool = sqlx::AnyPool;
+pub type Conn = sqlx::AnyConnection;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// A connected database: a pool for reads and the writer for writes.
+#[derive(Clone)]
+pub struct Db {
+    pub backend: Backend,
+    pub pool: Pool,
+    pub writer: Writer,
+}
+
+impl Db {
+    /// Connects, migrates (under the database's migration lock), and starts the writer.
+    pub async fn connect(uri: &DatabaseUri) -> Result<Self, sqlx::Error> {
+        let db = Self::connect_unmigrated(uri).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects without touching the schema.
+    pub async fn connect_unmigrated(uri: &DatabaseUri) -> Result<Self, sqlx::Error> {
+        install_default_drivers();
+        let backend = uri.backend();
+        let url = uri.sqlx_url()?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let pool = pool_options(backend, (cores * 4).max(8)).connect(&url).await?;
+        // SQLite has one writer at a time, so the writer owns the only write connection;
+        // PostgreSQL takes several concurrent write transactions.
+        let (writers, write_pool) = match backend {
+            Backend::Sqlite => (1, pool_options(backend, 1).connect(&url).await?),
+            Backend::Postgres => (4, pool.clone()),
+        };
+        let writer = Writer::start(backend, write_pool, writers);
+        Ok(Self { backend, pool, writer })
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
+    /// migrates, so replicas starting together migrate exactly once; SQLite's write lock
+    /// serialises them the same way.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    /// The newest applied migration version, for `/ready` and the admin page.
+    pub async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+    }
+}
+
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30));
+    match backend {
+        Backend::Postgres => options,
+        Backend::Sqlite => options.after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; the busy timeout makes a
+                // connection wait for a lock instead of failing with "database is locked";
+                // synchronous=FULL makes every acknowledged commit survive power loss,
+                // affordable because the writer commits in groups.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
+    }
+}

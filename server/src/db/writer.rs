@@ -1,0 +1,205 @@
+//! Group commit. Every write runs as a job on a writer task; a writer takes all the jobs
+//! waiting in its queue, runs them in one transaction and commits once, then answers each
+//! caller. A caller's 200 therefore always follows its commit, and 20,000 single-point
+//! writes a second cost a few hundred commits instead of 20,000.
+//!
+//! A job that fails (say a param that may not change) must not take its neighbours down:
+//! the batch is rolled back and its jobs are replayed one transaction each, so every
+//! caller gets exactly its own outcome. Jobs are therefore written to be re-runnable.
+
+use super::{Backend, Conn, Pool};
+use crate::error::{ApiError, Result};
+use futures::future::BoxFuture;
+use sqlx::Executor;
+use std::any::Any;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// The most jobs one transaction takes; bounds a transaction's size and latency.
+const MAX_BATCH: usize = 512;
+/// Queue depth before callers wait: back-pressure instead of unbounded memory.
+const QUEUE: usize = 16_384;
+
+type Output = Box<dyn Any + Send>;
+type JobFn = Box<dyn for<'c> FnMut(&'c mut Conn) -> BoxFuture<'c, Result<Output>> + Send>;
+
+struct Job {
+    run: JobFn,
+    done: oneshot::Sender<Result<Output>>,
+}
+
+/// The handle requests use to write. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts `tasks` writer tasks over `pool`.
+    pub fn start(backend: Backend, pool: Pool, tasks: usize) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..tasks {
+            tokio::spawn(write_loop(backend, pool.clone(), rx.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Runs `job` inside a write transaction and returns its output once that transaction
+    /// has committed. The job may run more than once (see the module docs) and must give
+    /// the same result each time.
+    pub async fn run<T, F>(&self, mut job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        let run: JobFn = Box::new(move |conn| {
+            let fut = job(conn);
+            Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
+        });
+        self.queue
+            .send(Job { run, done })
+            .await
+            .map_err(|_| ApiError::unavailable("The server is shutting down."))?;
+        let output = answer
+            .await
+            .map_err(|_| ApiError::unavailable("The write was interrupted; retry it."))??;
+        output
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| ApiError::internal("writer returned the wrong type"))
+    }
+
+    /// Waits until every queued job has been answered (for shutdown).
+    pub async fn closed(self) {
+        self.queue.closed().await;
+    }
+}
+
+async fn write_loop(backend: Backend, pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            match rx.recv().await {
+                Some(job) => batch.push(job),
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        run_batch(backend, &pool, batch).await;
+    }
+}
+
+async fn run_batch(backend: Backend, pool: &Pool, mut batch: Vec<Job>) {
+    let results = match attempt(backend, pool, &mut batch).await {
+        Ok(results) => results,
+        Err(e) => {
+            for job in batch {
+                let _ = job.done.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    if results.iter().all(Result::is_ok) || batch.len() == 1 {
+        for (job, result) in batch.into_iter().zip(results) {
+            let _ = job.done.send(result);
+        }
+        return;
+    }
+    // Someone failed: the batch was rolled back; give each job its own transaction.
+    for mut job in batch {
+        let result = match attempt(backend, pool, std::slice::from_mut(&mut job)).await {
+            Ok(mut r) => r.pop().unwrap_or_else(|| Err(ApiError::internal("empty batch"))),
+            Err(e) => Err(e),
+        };
+        let _ = job.done.send(result);
+    }
+}
+
+/// Runs the jobs in one transaction. Commits only if all succeed. The outer error is a
+/// failure of the transaction itself (connection lost, commit failed): nothing committed.
+/// Deadlocks and serialization failures (PostgreSQL) are retried a few times.
+async fn attempt(backend: Backend, pool: &Pool, batch: &mut [Job]) -> Result<Vec<Result<Output>>> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt_once(backend, pool, batch).await {
+            Err(Retry::Transient(e)) if tries < 5 => {
+                tracing::debug!(error = %e, tries, "retrying write batch");
+                tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+            }
+            Err(Retry::Transient(e)) | Err(Retry::Fatal(e)) => return Err(e.into()),
+            Ok(results) => return Ok(results),
+        }
+    }
+}
+
+enum Retry {
+    Transient(sqlx::Error),
+    Fatal(sqlx::Error),
+}
+
+fn classify(e: sqlx::Error) -> Retry {
+    let transient = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        // 40P01 deadlock, 40001 serialization failure; SQLITE_BUSY(5) should not reach us
+        // with a single writer and a busy timeout, but is safe to retry.
+        .is_some_and(|c| matches!(&*c, "40P01" | "40001" | "5" | "517"));
+    if transient { Retry::Transient(e) } else { Retry::Fatal(e) }
+}
+
+async fn attempt_once(
+    backend: Backend,
+    pool: &Pool,
+    batch: &mut [Job],
+) -> Result<Vec<Result<Output>>, Retry> {
+    let mut conn = pool.acquire().await.map_err(Retry::Fatal)?;
+    // IMMEDIATE takes SQLite's write lock up front, so the transaction can never fail
+    // half-way with SQLITE_BUSY when it upgrades from reading to writing.
+    let begin = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    conn.execute(begin).await.map_err(classify)?;
+    let mut results = Vec::with_capacity(batch.len());
+    let mut failed_db: Option<sqlx::Error> = None;
+    for job in batch.iter_mut() {
+        let r = (job.run)(&mut conn).await;
+        // A job that failed on a transient database error poisons the transaction
+        // (PostgreSQL aborts it): stop and retry the whole batch.
+        results.push(r);
+        if let Some(Err(e)) = results.last() {
+            if e.code == app::models::ErrorCode::TemporarilyUnavailable {
+                failed_db = Some(sqlx::Error::Protocol(e.message.clone()));
+                break;
+            }
+            if backend == Backend::Postgres {
+                // A failed statement aborts a PostgreSQL transaction; the rest cannot run.
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed_db {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(Retry::Fatal(e));
+    }
+    if results.len() < batch.len() || results.iter().any(Result::is_err) {
+        conn.execute("ROLLBACK").await.map_err(Retry::Fatal)?;
+        // Jobs after the failure did not run; report them as failed so the caller
+        // replays each alone.
+        while results.len() < batch.len() {
+            results.push(Err(ApiError::unavailable("not run")));
+        }
+        return Ok(results);
+    }
+    conn.execute("COMMIT").await.map_err(classify)?;
+    Ok(results)
+}

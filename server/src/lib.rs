@@ -1,0 +1,13 @@
+//! ferroflow: an MLflow-compatible tracking server. See ARCHITECTURE.md for the map.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod search;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod ui;

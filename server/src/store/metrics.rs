@@ -1,0 +1,177 @@
+//! Metric history reads: one key of one run in pages, and sampled or bulk reads across
+//! runs for plots.
+
+use crate::db::Db;
+use crate::error::{ApiError, Result};
+use crate::store::run_data::loaded_value;
+use app::models::Metric;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// Where a history page ends: the last point's sort key. Seeking to it (rather than
+/// skipping an offset) keeps every page as cheap as the first, however long the history.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryCursor {
+    pub timestamp: i64,
+    pub step: i64,
+    #[serde(with = "app::models::json::f64_special")]
+    pub value: f64,
+    pub is_nan: i64,
+}
+
+impl HistoryCursor {
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(token: &str) -> Result<Self> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| ApiError::invalid(format!("Invalid page token '{token}'.")))
+    }
+}
+
+/// One page of a metric's history in MLflow's order (timestamp, step, value), and the
+/// cursor of the next page if there is one.
+pub async fn history(
+    db: &Db,
+    run_id: i64,
+    key: &str,
+    after: Option<HistoryCursor>,
+    limit: Option<u64>,
+) -> Result<(Vec<Metric>, Option<HistoryCursor>)> {
+    // Without a limit, MLflow returns the whole history.
+    let fetch = limit.map_or(i64::MAX, |l| l as i64 + 1);
+    let rows = match after {
+        None => sqlx::query(
+            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
+             ORDER BY timestamp, step, value, is_nan LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(key)
+        .bind(fetch)
+        .fetch_all(&db.pool)
+        .await?,
+        Some(c) => sqlx::query(
+            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
+             AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6) \
+             ORDER BY timestamp, step, value, is_nan LIMIT $7",
+        )
+        .bind(run_id)
+        .bind(key)
+        .bind(c.timestamp)
+        .bind(c.step)
+        .bind(c.value)
+        .bind(c.is_nan)
+        .bind(fetch)
+        .fetch_all(&db.pool)
+        .await?,
+    };
+    let mut points = Vec::with_capacity(rows.len());
+    let mut cursor = None;
+    for (i, row) in rows.iter().enumerate() {
+        if limit.is_some_and(|l| i as u64 >= l) {
+            break;
+        }
+        let (timestamp, step, value, is_nan) =
+            (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?, row.try_get::<f64, _>(2)?, row.try_get::<i64, _>(3)?);
+        cursor = Some(HistoryCursor { timestamp, step, value, is_nan });
+        points.push(Metric { key: key.to_owned(), value: loaded_value(value, is_nan), timestamp, step, run_id: None });
+    }
+    let more = limit.is_some_and(|l| rows.len() as u64 > l);
+    Ok((points, if more { cursor } else { None }))
+}
+
+/// The distinct steps of a metric within a range, ascending.
+async fn steps(db: &Db, run_id: i64, key: &str, start: i64, end: i64) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT step FROM metrics WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4 ORDER BY step",
+    )
+    .bind(run_id)
+    .bind(key)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Up to `max` steps spread evenly over `steps`, always keeping the first and the last.
+pub fn sample_steps(steps: &[i64], max: usize) -> Vec<i64> {
+    if steps.len() <= max || max == 0 {
+        return steps.to_vec();
+    }
+    if max == 1 {
+        return vec![steps[0]];
+    }
+    let n = steps.len() - 1;
+    let mut out: Vec<i64> = (0..max).map(|i| steps[(i * n + (max - 1) / 2) / (max - 1)]).collect();
+    out.dedup();
+    out
+}
+
+/// `get-history-bulk-interval` for one run: the points at evenly sampled steps.
+pub async fn sampled(
+    db: &Db,
+    run_id: i64,
+    run_uuid: &str,
+    key: &str,
+    range: Option<(i64, i64)>,
+    max: usize,
+) -> Result<Vec<Metric>> {
+    let (start, end) = range.unwrap_or((i64::MIN, i64::MAX));
+    let chosen = sample_steps(&steps(db, run_id, key, start, end).await?, max);
+    let mut out = Vec::with_capacity(chosen.len());
+    for chunk in chosen.chunks(crate::store::IN_CHUNK) {
+        let (lo, hi) = (chunk[0], chunk[chunk.len() - 1]);
+        let wanted: std::collections::HashSet<i64> = chunk.iter().copied().collect();
+        // One range read per chunk, filtered here: cheaper than a long IN list.
+        let rows = sqlx::query(
+            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
+             AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value",
+        )
+        .bind(run_id)
+        .bind(key)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&db.pool)
+        .await?;
+        for row in rows {
+            let step: i64 = row.try_get(1)?;
+            if wanted.contains(&step) {
+                out.push(Metric {
+                    key: key.to_owned(),
+                    value: loaded_value(row.try_get(2)?, row.try_get(3)?),
+                    timestamp: row.try_get(0)?,
+                    step,
+                    run_id: Some(run_uuid.to_owned()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_keeps_first_and_last_and_spreads_evenly() {
+        let steps: Vec<i64> = (0..100).collect();
+        let s = sample_steps(&steps, 5);
+        assert_eq!(s.first(), Some(&0));
+        assert_eq!(s.last(), Some(&99));
+        assert_eq!(s.len(), 5);
+        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = HistoryCursor { timestamp: 5, step: 2, value: 1.5, is_nan: 0 };
+        assert_eq!(HistoryCursor::decode(&c.encode()).unwrap(), c);
+        assert!(HistoryCursor::decode("not a token").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! Runs: their info row, lifecycle, and assembling a full `Run` for responses.
+
+use crate::db::{Conn, Db};
+use crate::error::{ApiError, Result};
+use crate::store::{experiments, inputs, now_ms, run_data};
+use app::models::{KeyValue, Run, RunData, RunInfo};
+use sqlx::Row;
+
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+const INFO_COLUMNS: &str =
+    "id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
+
+/// A run's internal integer key alongside its public info.
+pub struct RunRow {
+    pub id: i64,
+    pub info: RunInfo,
+}
+
+/// Reads a row selected with `INFO_COLUMNS` (the search compiler selects the same).
+pub fn info_from_row(row: &sqlx::any::AnyRow) -> Result<RunRow> {
+    let uuid: String = row.try_get(1)?;
+    Ok(RunRow {
+        id: row.try_get(0)?,
+        info: RunInfo {
+            run_id: uuid.clone(),
+            run_uuid: uuid,
+            experiment_id: row.try_get::<i64, _>(2)?.to_string(),
+            run_name: row.try_get(3)?,
+            user_id: row.try_get(4)?,
+            status: row.try_get(5)?,
+            start_time: row.try_get(6)?,
+            end_time: row.try_get(7)?,
+            lifecycle_stage: row.try_get(8)?,
+            artifact_uri: row.try_get(9)?,
+        },
+    })
+}
+
+fn not_found(run_id: &str) -> ApiError {
+    ApiError::not_found(format!("Run with id={run_id} not found"))
+}
+
+pub async fn get_row(db: &Db, run_id: &str) -> Result<RunRow> {
+    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"))
+        .bind(run_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| not_found(run_id))?;
+    info_from_row(&row)
+}
+
+async fn get_row_in(conn: &mut Conn, run_id: &str) -> Result<RunRow> {
+    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"))
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| not_found(run_id))?;
+    info_from_row(&row)
+}
+
+/// The internal key of a run that may be written to. Every write checks this, as
+/// MLflow's `_check_run_is_active` does.
+pub async fn active_id(conn: &mut Conn, run_id: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT id, lifecycle_stage FROM runs WHERE run_uuid = $1")
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| not_found(run_id))?;
+    let stage: String = row.try_get(1)?;
+    if stage != "active" {
+        return Err(ApiError::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {stage}."
+        )));
+    }
+    Ok(row.try_get(0)?)
+}
+
+/// A whole run: info, latest metrics, params, tags and dataset inputs.
+pub async fn get(db: &Db, run_id: &str) -> Result<Run> {
+    let row = get_row(db, run_id).await?;
+    let mut runs = assemble(db, vec![row], None).await?;
+    runs.pop().ok_or_else(|| not_found(run_id))
+}
+
+/// Attaches data to run rows. With `columns`, only the named params, tags and metrics
+/// are read (the search projection); without, everything.
+pub async fn assemble(db: &Db, rows: Vec<RunRow>, columns: Option<&run_data::Columns>) -> Result<Vec<Run>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut data = run_data::load(db, &ids, columns).await?;
+    let mut datasets = if columns.is_none() { inputs::load(db, &ids).await? } else { Default::default() };
+    Ok(rows
+        .into_iter()
+        .map(|r| Run {
+            data: data.remove(&r.id).unwrap_or_else(RunData::default),
+            inputs: datasets.remove(&r.id).unwrap_or_default(),
+            info: r.info,
+        })
+        .collect())
+}
+
+/// One page of a run search, compiled to a single SQL query (filter, order, page), then
+/// the page's data in a few bulk reads. The flag tells whether more pages follow.
+pub async fn search(
+    db: &Db,
+    query: &crate::search::RunQuery<'_>,
+    columns: Option<&run_data::Columns>,
+) -> Result<(Vec<Run>, bool)> {
+    let probe = crate::search::RunQuery { limit: query.limit + 1, ..query.clone() };
+    let (sql, values) = crate::store::build(&crate::search::runs_page(&probe, db.backend), db.backend);
+    let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
+    let more = rows.len() as u64 > query.limit;
+    let rows = rows.iter().take(query.limit as usize).map(info_from_row).collect::<Result<Vec<_>>>()?;
+    Ok((assemble(db, rows, columns).await?, more))
+}
+
+/// A readable random run name, as MLflow gives runs created without one.
+fn generate_name() -> String {
+    use rand::seq::IndexedRandom;
+    const ADJECTIVES: &[&str] = &[
+        "able", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fair", "gentle", "glad",
+        "grand", "keen", "kind", "lucky", "merry", "nimble", "polite", "quick", "quiet", "rare", "sharp",
+        "shy", "smart", "swift", "tidy", "vivid", "warm", "wise", "zesty",
+    ];
+    const NOUNS: &[&str] = &[
+        "ant", "bass", "bear", "crane", "deer", "doe", "eel", "finch", "fox", "frog", "gull", "hare",
+        "hawk", "ibis", "jay", "koi", "lark", "lynx", "mole", "moth", "newt", "owl", "puma", "quail",
+        "ram", "seal", "slug", "toad", "wasp", "yak",
+    ];
+    let mut rng = rand::rng();
+    format!(
+        "{}-{}-{}",
+        ADJECTIVES.choose(&mut rng).unwrap_or(&"able"),
+        NOUNS.choose(&mut rng).unwrap_or(&"ant"),
+        rand::Rng::random_range(&mut rng, 0..1000)
+    )
+}
+
+pub struct NewRun {
+    pub run_uuid: String,
+    pub experiment_id: i64,
+    pub user_id: String,
+    pub run_name: Option<String>,
+    pub start_time: Option<i64>,
+    pub tags: Vec<KeyValue>,
+}
+
+/// The name a new run gets: the request's, else its `mlflow.runName` tag, else a random
+/// one. A request whose name and tag disagree is refused, as in MLflow.
+pub fn resolve_name(run_name: Option<&str>, tags: &[KeyValue]) -> Result<String> {
+    let tag = tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.as_str());
+    match (run_name.filter(|n| !n.is_empty()), tag) {
+        (Some(name), Some(tag)) if name != tag => Err(ApiError::invalid(format!(
+            "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different \
+             values (run_name='{name}', mlflow.runName='{tag}')."
+        ))),
+        (Some(name), _) => Ok(name.to_owned()),
+        (None, Some(tag)) if !tag.is_empty() => Ok(tag.to_owned()),
+        _ => Ok(generate_name()),
+    }
+}
+
+/// Inserts a run (RUNNING, active) with its tags; its name is also its `mlflow.runName`.
+/// The uuid is chosen by the caller so that a replayed job creates the same run.
+pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo> {
+    if experiments::stage(conn, new.experiment_id).await? != "active" {
+        return Err(ApiError::invalid(format!(
+            "The experiment {} must be in the 'active' state. Current state is deleted.",
+            new.experiment_id
+        )));
+    }
+    let location: String = sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
+        .bind(new.experiment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let artifact_uri = format!("{}/{}/artifacts", location.trim_end_matches('/'), new.run_uuid);
+    let start_time = new.start_time.unwrap_or_else(now_ms);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
+         VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6) RETURNING id",
+    )
+    .bind(&new.run_uuid)
+    .bind(new.experiment_id)
+    .bind(name)
+    .bind(&new.user_id)
+    .bind(start_time)
+    .bind(&artifact_uri)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut tags: Vec<KeyValue> = new.tags.iter().filter(|t| t.key != RUN_NAME_TAG).cloned().collect();
+    tags.push(KeyValue { key: RUN_NAME_TAG.into(), value: name.to_owned() });
+    run_data::set_tags(conn, id, &new.run_uuid, &tags).await?;
+    Ok(RunInfo {
+        run_id: new.run_uuid.clone(),
+        run_uuid: new.run_uuid.clone(),
+        run_name: name.to_owned(),
+        experiment_id: new.experiment_id.to_string(),
+        user_id: new.user_id.clone(),
+        status: "RUNNING".into(),
+        start_time: Some(start_time),
+        end_time: None,
+        artifact_uri,
+        lifecycle_stage: "active".into(),
+    })
+}
+
+pub const STATUSES: &[&str] = &["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
+
+/// Parses a run status given as a name or its proto number.
+pub fn parse_status(s: &str) -> Result<&'static str> {
+    let by_number = match s {
+        "1" => Some("RUNNING"),
+        "2" => Some("SCHEDULED"),
+        "3" => Some("FINISHED"),
+        "4" => Some("FAILED"),
+        "5" => Some("KILLED"),
+        _ => None,
+    };
+    by_number
+        .or_else(|| STATUSES.iter().copied().find(|v| v.eq_ignore_ascii_case(s)))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid value '{s}' for parameter 'status': expected one of {}",
+                STATUSES.join(", ")
+            ))
+        })
+}
+
+/// Applies `runs/update`; renaming also updates the `mlflow.runName` tag.
+pub async fn update(
+    conn: &mut Conn,
+    run_id: &str,
+    status: Option<&str>,
+    end_time: Option<i64>,
+    run_name: Option<&str>,
+) -> Result<RunInfo> {
+    let id = active_id(conn, run_id).await?;
+    if let Some(status) = status {
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&mut *conn).await?;
+    }
+    if let Some(end_time) = end_time {
+        sqlx::query("UPDATE runs SET end_time = $1 WHERE id = $2").bind(end_time).bind(id).execute(&mut *conn).await?;
+    }
+    if let Some(name) = run_name.filter(|n| !n.is_empty()) {
+        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *conn).await?;
+        run_data::set_tags(conn, id, run_id, &[KeyValue { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
+    }
+    Ok(get_row_in(conn, run_id).await?.info)
+}
+
+/// Soft-deletes a run. Deleting a deleted run is a no-op, so a retried call succeeds.
+pub async fn delete(conn: &mut Conn, run_id: &str) -> Result<()> {
+    let row = get_row_in(conn, run_id).await?;
+    if row.info.lifecycle_stage == "active" {
+        sqlx::query("UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(row.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn restore(conn: &mut Conn, run_id: &str) -> Result<()> {
+    let row = get_row_in(conn, run_id).await?;
+    sqlx::query("UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE id = $1")
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
