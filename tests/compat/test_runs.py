@@ -235,7 +235,6 @@ def test_writes_to_a_deleted_run_are_rejected(client, experiment_id):
         pytest.param(lambda c: c.set_tag(MISSING_RUN_ID, "t", "1"), id="set_tag"),
         pytest.param(lambda c: c.delete_run(MISSING_RUN_ID), id="delete_run"),
         pytest.param(lambda c: c.update_run(MISSING_RUN_ID, status="FINISHED"), id="update_run"),
-        pytest.param(lambda c: c.get_metric_history(MISSING_RUN_ID, "m"), id="get_metric_history"),
     ],
 )
 def test_unknown_run_id_is_resource_does_not_exist(client, call):
@@ -243,8 +242,43 @@ def test_unknown_run_id_is_resource_does_not_exist(client, call):
         call(client)
 
 
+def test_metric_history_of_unknown_run_is_empty_not_an_error(client, api):
+    # MLflow does not check that the run exists here: 200 with {}.
+    assert client.get_metric_history(MISSING_RUN_ID, "m") == []
+    resp = api.get("metrics/get-history", run_id=MISSING_RUN_ID, metric_key="m")
+    assert (resp.status_code, resp.json()) == (200, {})
+
+
 def test_run_status_enum_values_round_trip(client, experiment_id):
     for status in ("SCHEDULED", "FAILED", "KILLED", "FINISHED", "RUNNING"):
         run_id = client.create_run(experiment_id).info.run_id
         client.update_run(run_id, status=status)
         assert client.get_run(run_id).info.status == status
+
+
+def test_deleting_a_deleted_run_and_restoring_an_active_run_are_no_ops(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    client.restore_run(run_id)
+    assert client.get_run(run_id).info.lifecycle_stage == "active"
+    client.delete_run(run_id)
+    client.delete_run(run_id)
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
+def test_run_name_conflicting_with_runname_tag_is_rejected(client, experiment_id):
+    with raises_mlflow(
+        "INVALID_PARAMETER_VALUE",
+        "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+        "values (run_name='x', mlflow.runName='y').",
+    ):
+        client.create_run(experiment_id, run_name="x", tags={"mlflow.runName": "y"})
+    # Agreeing values are fine.
+    run = client.create_run(experiment_id, run_name="same", tags={"mlflow.runName": "same"})
+    assert run.info.run_name == "same"
+
+
+def test_negative_metric_timestamp_is_rejected(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    with raises_mlflow("INVALID_PARAMETER_VALUE", "Timestamp must be a nonnegative long"):
+        client.log_metric(run_id, "m", 1.0, timestamp=-5)
+    assert client.get_metric_history(run_id, "m") == []

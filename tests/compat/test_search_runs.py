@@ -159,6 +159,17 @@ def test_run_id_in_and_not_in(client, runs):
     assert search(client, runs, f"attributes.run_id = '{ids['d']}'") == ["d"]
 
 
+def test_search_in_unknown_experiment_returns_nothing(client):
+    # No RESOURCE_DOES_NOT_EXIST here: MLflow simply finds no runs.
+    assert list(client.search_runs(["987654321"])) == []
+
+
+def test_keywords_are_case_insensitive(client, runs):
+    assert search(client, runs, "params.p like 'H%' and metrics.x > 0") == ["a"]
+    assert search(client, runs, "params.p ilike 'h%'") == ["b", "a"]
+    assert search(client, runs, "tags.t is null") == ["c"]
+
+
 def test_search_over_several_experiments_returns_runs_of_all_of_them(client, unique_name):
     first = client.create_experiment(unique_name("one"))
     second = client.create_experiment(unique_name("two"))
@@ -261,14 +272,16 @@ def test_run_view_type_selects_active_deleted_or_all(client, runs):
     "filter_string, fragment",
     [
         ("metrics.x ==== 1", "Invalid comparator '===='"),
-        ("params.p = hello", "Expected a quoted string value"),
+        ("params.p = hello", "Parameter value is either not quoted or unidentified quote types"),
         ("params.p = 1", "Expected a quoted string value"),
         ("metrics.x > 'a'", "Expected numeric value type for metric"),
         ("foo.bar = 'x'", "Invalid entity type 'foo'"),
         ("metrics.x IS NULL", "IS NULL / IS NOT NULL is only supported for tags and params"),
         ("attributes.experiment_id = '1'", "Invalid attribute key 'experiment_id'"),
         ("attributes.status IN ('RUNNING')", "Only ['run_id'] attributes support comparison"),
-        ("params.p", "Invalid filter"),
+        ("params.p", "Invalid clause(s) in filter string: 'params.p'"),
+        ("params.p = 'a'; params.p = 'b'", "Search filter contained multiple expression"),
+        ("params.p IN ('a')", "Expected a quoted string value"),
     ],
 )
 def test_malformed_filter_is_invalid_parameter_value(client, runs, filter_string, fragment):

@@ -57,7 +57,7 @@ pub fn router() -> Router<AppState> {
         .nest("/ajax-api/2.0/mlflow", tracking_routes().merge(ajax_only).fallback(not_found))
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
+async fn not_found(uri: axum::extract::OriginalUri) -> ApiError {
     ApiError::new(app::models::ErrorCode::EndpointNotFound, format!("No API endpoint at {}", uri.path()))
 }
 

@@ -89,6 +89,10 @@ impl Summary {
 
 /// Merges a write's summary into the stored one: the latest point is replaced only by a
 /// greater (step, timestamp, value), min/max ignore NaN, counts add up.
+///
+/// min/max are always bound as numbers with a flag saying whether they exist: sqlx 0.8's
+/// Any driver sends a NULL double as a float4, and PostgreSQL would then keep float4 as
+/// the parameter's type for the cached statement.
 async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) -> Result<()> {
     let Some((step, timestamp, value, is_nan)) = s.latest else { return Ok(()) };
     const NEWER: &str = "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
@@ -96,7 +100,7 @@ async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) ->
         AND excluded.value > latest_metrics.value))))";
     let sql = format!(
         "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $10 <> 0 THEN $7 END, CASE WHEN $10 <> 0 THEN $8 END, $9) \
          ON CONFLICT (run_id, key) DO UPDATE SET \
            value = CASE WHEN {NEWER} THEN excluded.value ELSE latest_metrics.value END, \
            timestamp = CASE WHEN {NEWER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
@@ -115,9 +119,10 @@ async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) ->
         .bind(timestamp)
         .bind(step)
         .bind(is_nan)
-        .bind(s.min)
-        .bind(s.max)
+        .bind(s.min.unwrap_or(0.0))
+        .bind(s.max.unwrap_or(0.0))
         .bind(s.count)
+        .bind(i64::from(s.min.is_some()))
         .execute(&mut *conn)
         .await?;
     Ok(())

@@ -1,0 +1,128 @@
+//! Test harness: the real server on port 0, against a fresh SQLite file or a fresh
+//! PostgreSQL database per test.
+
+#![allow(dead_code)]
+
+use ferroflow::config::Config;
+use ferroflow::db::DatabaseUri;
+use ferroflow::startup::Application;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: ferroflow::db::Db,
+    _dir: tempfile::TempDir,
+}
+
+/// The admin connection used to create throwaway PostgreSQL databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("FERROFLOW_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres() -> String {
+    let admin = postgres_admin_url();
+    let name = format!("ff_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL must be running for the PostgreSQL tests (see .ci/run)");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let (prefix, _) = admin.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+pub async fn spawn(backend: &str) -> TestApp {
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let database = match backend {
+        "sqlite" => DatabaseUri::Sqlite(dir.path().join("ff.db")),
+        "postgres" => DatabaseUri::Postgres(fresh_postgres().await),
+        other => panic!("unknown backend {other}"),
+    };
+    let config = Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database,
+        default_artifact_root: "mlflow-artifacts:/".into(),
+        site_root: dir.path().join("site"),
+    };
+    let app = Application::build(config).await.expect("server starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { base, client: reqwest::Client::new(), db, _dir: dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/2.0/mlflow/{path}", self.base)
+    }
+
+    /// POSTs JSON; returns status and body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).query(query).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs and asserts a 200.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, body_out) = self.post(path, body.clone()).await;
+        let mut sent = body.to_string();
+        sent.truncate(300);
+        assert_eq!(status, 200, "{path} {sent} -> {body_out}");
+        body_out
+    }
+
+    pub async fn experiment(&self, name: &str) -> String {
+        self.ok("experiments/create", json!({ "name": name })).await["experiment_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn run(&self, experiment_id: &str) -> String {
+        self.ok("runs/create", json!({ "experiment_id": experiment_id, "start_time": 1000 })).await["run"]["info"]
+            ["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Value {
+        let (status, body) = self.get("runs/get", &[("run_id", run_id)]).await;
+        assert_eq!(status, 200, "{body}");
+        body["run"].clone()
+    }
+}
+
+/// Asserts an MLflow error: status and error_code.
+pub fn assert_error(got: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(got.0, status, "unexpected status; body: {}", got.1);
+    assert_eq!(got.1["error_code"], code, "unexpected code; body: {}", got.1);
+    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", got.1);
+}
+
+/// Generates one test per backend from an async fn taking `&TestApp`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(&$crate::common::spawn("sqlite").await).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(&$crate::common::spawn("postgres").await).await }
+            )*
+        }
+    };
+}
