@@ -72,11 +72,7 @@ async fn experiment_errors_match_mlflow(app: &TestApp) {
     assert!(bad.1["message"].as_str().unwrap().contains("must be a valid integer"));
     assert_error(&app.get("experiments/get-by-name", &[("experiment_name", "nope")]).await, 404, "RESOURCE_DOES_NOT_EXIST");
     let other = app.experiment("other").await;
-    assert_error(
-        &app.post("experiments/update", json!({"experiment_id": other, "new_name": "dup"})).await,
-        400,
-        "RESOURCE_ALREADY_EXISTS",
-    );
+    assert_error(&app.post("experiments/update", json!({"experiment_id": other, "new_name": "dup"})).await, 400, "BAD_REQUEST");
     assert_error(
         &app.post("experiments/delete-experiment-tag", json!({"experiment_id": other, "key": "missing"})).await,
         404,
@@ -108,7 +104,9 @@ async fn deleting_an_experiment_takes_its_runs_and_restoring_brings_back_only_th
     app.ok("experiments/restore", json!({"experiment_id": exp})).await;
     assert_eq!(app.get_run(&a).await["info"]["lifecycle_stage"], "active");
     assert_eq!(app.get_run(&b).await["info"]["lifecycle_stage"], "deleted", "b was deleted on its own");
-    assert_error(&app.post("experiments/restore", json!({"experiment_id": exp})).await, 400, "INVALID_PARAMETER_VALUE");
+    assert_error(&app.post("experiments/restore", json!({"experiment_id": exp})).await, 404, "RESOURCE_DOES_NOT_EXIST");
+    app.ok("experiments/delete", json!({"experiment_id": exp})).await;
+    assert_error(&app.post("experiments/delete", json!({"experiment_id": exp})).await, 404, "RESOURCE_DOES_NOT_EXIST");
 }
 
 async fn experiment_search_pages_and_filters_by_view(app: &TestApp) {
@@ -415,6 +413,9 @@ async fn metric_history_pages_cover_everything_once(app: &TestApp) {
     );
     let (_, none) = app.get("metrics/get-history", &[("run_id", &run), ("metric_key", "nope")]).await;
     assert_eq!(none["metrics"], json!([]));
+    // As in MLflow, an unknown run has an empty history rather than an error.
+    let (status, unknown) = app.get("metrics/get-history", &[("run_id", "0123456789abcdef"), ("metric_key", "loss")]).await;
+    assert_eq!((status, unknown["metrics"].clone()), (200, json!([])));
 }
 
 async fn bulk_interval_samples_and_bulk_history_lists_runs(app: &TestApp) {

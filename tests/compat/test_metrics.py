@@ -2,7 +2,7 @@
 
 import math
 
-from compat_helpers import DBL_MAX, assert_metric_points
+from compat_helpers import INF, assert_metric_points
 
 
 def _log_points(client, run_id, key, points):
@@ -25,7 +25,7 @@ def test_metric_history_returns_every_point_ordered_by_timestamp_then_step(clien
     )
 
 
-def test_metric_history_keeps_nan_and_clamps_infinities_to_double_max(client, experiment_id):
+def test_metric_history_keeps_nan_and_infinities(client, experiment_id):
     run_id = client.create_run(experiment_id).info.run_id
     _log_points(
         client,
@@ -39,10 +39,10 @@ def test_metric_history_keeps_nan_and_clamps_infinities_to_double_max(client, ex
             (-1.5e-300, 50, 4),
         ],
     )
-    # MLflow's SQL store writes +/-inf as +/-DBL_MAX, so inf never comes back.
+    # MLflow's SQL store writes +/-inf as +/-INF; ferroflow keeps them (see INF).
     assert_metric_points(
         client.get_metric_history(run_id, "special"),
-        [(math.nan, 10, 0), (DBL_MAX, 20, 1), (-DBL_MAX, 30, 2), (0.0, 40, 3), (-1.5e-300, 50, 4)],
+        [(math.nan, 10, 0), (INF, 20, 1), (-INF, 30, 2), (0.0, 40, 3), (-1.5e-300, 50, 4)],
     )
 
 
@@ -56,12 +56,12 @@ def test_points_with_same_timestamp_and_step_are_ordered_by_value_with_nan_as_ze
     assert_metric_points(
         client.get_metric_history(run_id, "tie"),
         [
-            (-DBL_MAX, 1000, 0),
+            (-INF, 1000, 0),
             (-0.5, 1000, 0),
             (math.nan, 1000, 0),
             (0.5, 1000, 0),
             (1.0, 1000, 0),
-            (DBL_MAX, 1000, 0),
+            (INF, 1000, 0),
         ],
     )
 
@@ -116,11 +116,11 @@ def test_latest_metric_can_be_nan_when_it_has_the_greatest_step(client, experime
     assert math.isnan(latest), f"expected NaN as the latest value, got {latest}"
 
 
-def test_latest_infinite_metric_reads_back_as_double_max(client, experiment_id):
+def test_latest_infinite_metric_reads_back(client, experiment_id):
     run_id = client.create_run(experiment_id).info.run_id
     _log_points(client, run_id, "pos", [(float("inf"), 1, 0)])
     _log_points(client, run_id, "neg", [(float("-inf"), 1, 0)])
-    assert client.get_run(run_id).data.metrics == {"pos": DBL_MAX, "neg": -DBL_MAX}
+    assert client.get_run(run_id).data.metrics == {"pos": INF, "neg": -INF}
 
 
 def test_run_data_metrics_hold_only_the_latest_point_per_key(client, api, experiment_id):

@@ -6,7 +6,7 @@ other clients (the UI, other languages) depend on them.
 
 import pytest
 
-from compat_helpers import MISSING_RUN_ID
+from compat_helpers import INF_ON_WIRE, MISSING_RUN_ID, NEG_INF_ON_WIRE
 
 
 def _history(api, run_id, key):
@@ -15,7 +15,7 @@ def _history(api, run_id, key):
     return resp.json()["metrics"]
 
 
-def test_nan_is_the_json_string_nan_and_infinities_are_double_max_numbers(
+def test_nan_and_infinities_on_the_wire(
     client, api, experiment_id
 ):
     run_id = client.create_run(experiment_id).info.run_id
@@ -26,10 +26,10 @@ def test_nan_is_the_json_string_nan_and_infinities_are_double_max_numbers(
         {"key": "nan", "value": "NaN", "timestamp": 1, "step": 0}
     ]
     assert _history(api, run_id, "inf") == [
-        {"key": "inf", "value": 1.7976931348623157e308, "timestamp": 1, "step": 0}
+        {"key": "inf", "value": INF_ON_WIRE, "timestamp": 1, "step": 0}
     ]
     assert _history(api, run_id, "ninf") == [
-        {"key": "ninf", "value": -1.7976931348623157e308, "timestamp": 1, "step": 0}
+        {"key": "ninf", "value": NEG_INF_ON_WIRE, "timestamp": 1, "step": 0}
     ]
 
 
@@ -43,9 +43,7 @@ def test_special_float_strings_are_accepted_on_input(api, client, experiment_id,
     assert resp.status_code == 200, resp.text
     assert resp.json() == {}
     (point,) = _history(api, run_id, "m")
-    expected = {"NaN": "NaN", "Infinity": 1.7976931348623157e308}.get(
-        literal, -1.7976931348623157e308
-    )
+    expected = {"NaN": "NaN", "Infinity": INF_ON_WIRE}.get(literal, NEG_INF_ON_WIRE)
     assert point["value"] == expected
 
 

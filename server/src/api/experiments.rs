@@ -19,7 +19,7 @@ pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateExp
     }
     validate::length(&name, validate::MAX_EXPERIMENT_NAME_LENGTH, "name")?;
     for tag in &req.tags {
-        validate::key(&tag.key, "key")?;
+        validate::key(&tag.key, validate::Key::Tag)?;
         validate::length(&tag.value, validate::MAX_EXPERIMENT_TAG_VALUE_LENGTH, "value")?;
     }
     if let Some(location) = &req.artifact_location {
@@ -91,7 +91,7 @@ pub async fn restore(State(state): State<AppState>, Mlflow(req): Mlflow<Experime
 pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetExperimentTag>) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
-    validate::key(&key, "key")?;
+    validate::key(&key, validate::Key::Tag)?;
     let value = req.value.unwrap_or_default();
     validate::length(&value, validate::MAX_EXPERIMENT_TAG_VALUE_LENGTH, "value")?;
     write(&state.db, (id, key, value), |conn, (id, key, value)| {

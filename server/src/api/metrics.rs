@@ -16,7 +16,14 @@ pub async fn history(State(state): State<AppState>, Mlflow(req): Mlflow<GetMetri
         Some(n) => Some(validate::max_results(Some(n), n, 25_000_000)?),
     };
     let after = req.page_token.as_deref().filter(|t| !t.is_empty()).map(HistoryCursor::decode).transpose()?;
-    let run = runs::get_row(&state.db, run_id).await?;
+    // MLflow answers an unknown run with an empty history, not an error.
+    let run = match runs::get_row(&state.db, run_id).await {
+        Ok(run) => run,
+        Err(e) if e.code == ErrorCode::ResourceDoesNotExist => {
+            return Ok(Json(MetricHistoryResponse { metrics: Vec::new(), next_page_token: None }));
+        }
+        Err(e) => return Err(e),
+    };
     let (metrics, next) = store::history(&state.db, run.id, key, after, limit).await?;
     Ok(Json(MetricHistoryResponse { metrics, next_page_token: next.map(|c| c.encode()) }))
 }

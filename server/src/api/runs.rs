@@ -34,7 +34,7 @@ pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateRun
 fn checked_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
     tags.into_iter()
         .map(|t| {
-            validate::key(&t.key, "key")?;
+            validate::key(&t.key, validate::Key::Tag)?;
             Ok(KeyValue { value: validate::truncate(&t.value, validate::MAX_TAG_VALUE_LENGTH), key: t.key })
         })
         .collect()
@@ -69,7 +69,7 @@ pub async fn restore(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdReq
 
 fn point(key: Option<String>, value: Option<f64>, timestamp: Option<i64>, step: Option<i64>) -> Result<Point> {
     let key = validate::required(key.as_deref(), "key")?.to_owned();
-    validate::key(&key, "key")?;
+    validate::key(&key, validate::Key::Metric)?;
     let value = value.ok_or_else(|| ApiError::missing("value"))?;
     let timestamp = validate::timestamp(timestamp, "timestamp")?;
     Ok(Point { key, value, timestamp, step: step.unwrap_or(0) })
@@ -91,14 +91,14 @@ pub async fn log_metric(State(state): State<AppState>, Mlflow(req): Mlflow<LogMe
 
 fn param(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
     let key = validate::required(key.as_deref(), "key")?.to_owned();
-    validate::key(&key, "key")?;
+    validate::key(&key, validate::Key::Param)?;
     let value = validate::truncate(&value.unwrap_or_default(), validate::MAX_PARAM_VALUE_LENGTH);
     Ok(KeyValue { key, value })
 }
 
 fn tag(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
     let key = validate::required(key.as_deref(), "key")?.to_owned();
-    validate::key(&key, "key")?;
+    validate::key(&key, validate::Key::Tag)?;
     let value = validate::truncate(&value.unwrap_or_default(), validate::MAX_TAG_VALUE_LENGTH);
     Ok(KeyValue { key, value })
 }

@@ -21,9 +21,29 @@ pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str> {
     }
 }
 
+/// What a key names; MLflow words its errors differently for each.
+#[derive(Clone, Copy, Debug)]
+pub enum Key {
+    Param,
+    Metric,
+    Tag,
+}
+
+impl Key {
+    /// (the request field, the label of the length error)
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Key::Param => ("key", "Param key"),
+            Key::Metric => ("name", "Metric name"),
+            Key::Tag => ("key", "key"),
+        }
+    }
+}
+
 /// A metric, param or tag name: MLflow's character set, its length limit, and no path
 /// tricks (it becomes a file name in file stores and artifact paths).
-pub fn key(name: &str, what: &str) -> Result<()> {
+pub fn key(name: &str, kind: Key) -> Result<()> {
+    let (what, label) = kind.labels();
     let allowed = name
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | ':' | '/'));
@@ -39,7 +59,7 @@ pub fn key(name: &str, what: &str) -> Result<()> {
              resolves to a different location (no '..', leading '/', '.', or repeated or trailing '/')."
         )));
     }
-    length(name, MAX_KEY_LENGTH, what)
+    length(name, MAX_KEY_LENGTH, label)
 }
 
 /// Mirrors `posixpath.normpath(name) != name` and friends from MLflow.
@@ -87,7 +107,8 @@ pub fn timestamp(value: Option<i64>, what: &str) -> Result<i64> {
     match value {
         None => Err(ApiError::missing(what)),
         Some(t) if t < 0 => Err(ApiError::invalid(format!(
-            "Invalid value {t} for parameter '{what}' supplied: it must be a non-negative integer."
+            "Invalid value {t} for parameter '{what}' supplied: Timestamp must be a nonnegative long \
+             (64-bit integer)."
         ))),
         Some(t) => Ok(t),
     }
@@ -108,6 +129,7 @@ mod tests {
 
     #[test]
     fn keys_follow_mlflow_rules() {
+        let key = |name: &str, _: &str| key(name, Key::Metric);
         assert!(key("loss", "key").is_ok());
         assert!(key("val/loss: top-1 acc.", "key").is_ok());
         assert!(key("bad*key", "key").is_err());

@@ -58,15 +58,47 @@ impl Db {
         Ok(Self { backend, pool, writer })
     }
 
-    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
-    /// migrates, so replicas starting together migrate exactly once; SQLite's write lock
-    /// serialises them the same way.
+    /// Applies pending migrations, under a lock held in the database so that replicas
+    /// starting together migrate exactly once: sqlx takes an advisory lock on PostgreSQL;
+    /// on SQLite (where sqlx takes none) a row in a lock table plays that part.
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let run = |migrator: &'static Migrator| async move {
+            migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
         };
-        migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+        match self.backend {
+            Backend::Postgres => run(&POSTGRES_MIGRATIONS).await,
+            Backend::Sqlite => {
+                self.sqlite_migration_lock().await?;
+                let result = run(&SQLITE_MIGRATIONS).await;
+                sqlx::query("DELETE FROM _ferroflow_migration_lock").execute(&self.pool).await?;
+                result
+            }
+        }
+    }
+
+    /// Waits for and takes the SQLite migration lock. A holder that died leaves its row
+    /// behind; rows older than two minutes are taken to be such and cleared.
+    async fn sqlite_migration_lock(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS _ferroflow_migration_lock (id INTEGER PRIMARY KEY, acquired_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        loop {
+            let now = crate::store::now_ms();
+            sqlx::query("DELETE FROM _ferroflow_migration_lock WHERE acquired_at < $1")
+                .bind(now - 120_000)
+                .execute(&self.pool)
+                .await?;
+            let taken = sqlx::query("INSERT INTO _ferroflow_migration_lock (id, acquired_at) VALUES (1, $1) ON CONFLICT DO NOTHING")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            if taken.rows_affected() == 1 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The newest applied migration version, for `/ready` and the admin page.

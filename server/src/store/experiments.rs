@@ -130,7 +130,7 @@ pub async fn get_by_name(db: &Db, name: &str) -> Result<Experiment> {
         .await?;
     match id {
         Some(id) => get(db, id).await,
-        None => Err(ApiError::not_found(format!("Experiment '{name}' does not exist."))),
+        None => Err(ApiError::not_found(format!("Could not find experiment with name '{name}'"))),
     }
 }
 
@@ -194,8 +194,12 @@ pub async fn rename(conn: &mut Conn, id: i64, new_name: &str) -> Result<()> {
         .fetch_optional(&mut *conn)
         .await?;
     match taken {
+        // MLflow answers BAD_REQUEST here (not RESOURCE_ALREADY_EXISTS, as on create).
         Some(other) if other != id => {
-            return Err(ApiError::already_exists(format!("Experiment(name={new_name}) already exists.")));
+            return Err(ApiError::new(
+                app::models::ErrorCode::BadRequest,
+                format!("Experiment(name={new_name}) already exists."),
+            ));
         }
         _ => {}
     }
@@ -210,8 +214,16 @@ pub async fn rename(conn: &mut Conn, id: i64, new_name: &str) -> Result<()> {
 
 /// Soft-deletes an experiment and its active runs. The runs get the experiment's
 /// deletion time, which is how a restore finds exactly them again.
+/// MLflow looks the experiment up among the active ones and reports a deleted one as
+/// missing; the code is the same here, the message says why.
+fn not_in_stage(id: i64, stage: &str) -> ApiError {
+    ApiError::not_found(format!("No Experiment with id={id} exists in the {stage} state."))
+}
+
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
-    stage(conn, id).await?;
+    if stage(conn, id).await? != "active" {
+        return Err(not_in_stage(id, "active"));
+    }
     let now = now_ms();
     sqlx::query("UPDATE experiments SET lifecycle_stage = 'deleted', last_update_time = $1 WHERE experiment_id = $2")
         .bind(now)
@@ -233,9 +245,7 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
 /// own before stay deleted.
 pub async fn restore(conn: &mut Conn, id: i64) -> Result<()> {
     if stage(conn, id).await? != "deleted" {
-        return Err(ApiError::invalid(format!(
-            "Cannot restore an experiment that is not deleted: experiment {id} is active."
-        )));
+        return Err(not_in_stage(id, "deleted"));
     }
     let deleted_at: i64 = sqlx::query_scalar("SELECT last_update_time FROM experiments WHERE experiment_id = $1")
         .bind(id)

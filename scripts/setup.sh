@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) ferroflow needs, skipping whatever is
+# already there. Everything comes from crates.io, PyPI, npm or Debian.
+#   scripts/setup.sh          build tools: wasm target, wasm-bindgen-cli, cargo-leptos, wasm-opt
+#   scripts/setup.sh --test   also: PostgreSQL running, the Python venv, chromium, Playwright
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
+CARGO_LEPTOS_VERSION=0.3.8
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build_tools() {
+  if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (ten minutes or so, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force
+  fi
+  # Release builds run wasm-opt; Debian's binaryen provides it.
+  command -v wasm-opt >/dev/null || apt_install binaryen
+}
+
+postgres_up() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+}
+
+test_tools() {
+  apt_install chromium
+  postgres_up
+  scripts/python-env.sh >/dev/null
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    log "installing Playwright (no browser download: Debian's chromium is used)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
+  fi
+}
+
+build_tools
+if [ "${1:-}" = "--test" ]; then test_tools; fi
