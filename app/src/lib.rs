@@ -7,7 +7,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -52,7 +52,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage/>
+                    // Async: the server waits for the page's data, so the first HTML is the
+                    // whole page, readable before (or without) the WASM.
+                    <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

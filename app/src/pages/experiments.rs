@@ -1,7 +1,7 @@
 //! The experiment list: the landing page. Its filter lives in the URL (`?q=`), so a
 //! copied link shows the same list, and the search form works before the WASM loads.
 
-use crate::models::{Experiment, ViewType};
+use crate::models::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::*;
+    use crate::models::ViewType;
     use std::{future::Future, pin::Pin, sync::Arc};
 
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -40,7 +41,7 @@ pub async fn list_experiments(filter: String) -> Result<Vec<Experiment>, ServerF
         format!("name ILIKE '%{}%'", filter.replace('\'', "''"))
     };
     ssr::store()?
-        .search_experiments(filter, ViewType::ActiveOnly)
+        .search_experiments(filter, crate::models::ViewType::ActiveOnly)
         .await
         .map_err(ServerFnError::new)
 }
@@ -74,7 +75,7 @@ pub fn ExperimentsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match experiments.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{crate::pages::error_text(&e)}</p> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
                             <p class="empty">
                                 "No experiments match. Create one with "

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test ferroflow has, installing what they need first:
+#   1. Rust unit and integration tests (a real SQLite file and a real PostgreSQL database)
+#   2. the mlflow-client compatibility suite against the built server, on SQLite and PostgreSQL
+#   3. the browser tests (Playwright driving Debian's chromium) against a seeded server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+scripts/setup.sh --test
+PY=$(scripts/python-env.sh)
+export FERROFLOW_TEST_POSTGRES=${FERROFLOW_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
+
+# Throwaway databases of earlier runs (tests create one per test).
+psql "$FERROFLOW_TEST_POSTGRES" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'ff_test_%'" |
+  while read -r db; do psql "$FERROFLOW_TEST_POSTGRES" -qc "DROP DATABASE IF EXISTS \"$db\"" || true; done
+
+log "Rust tests"
+cargo test --workspace --exclude frontend
+
+log "Building the site (server binary, WASM bundle, CSS)"
+cargo leptos build
+
+SERVER_PID=""
+WORK=$(mktemp -d)
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+trap 'stop_server; rm -rf "$WORK"' EXIT
+
+# start_server STORE_URI: starts ferroflow on a free port, sets FERROFLOW_URL.
+start_server() {
+  local port
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$ROOT/target/debug/ferroflow" server --port "$port" --backend-store-uri "$1" \
+    --site-root "$ROOT/target/site" >"$WORK/server-$port.log" 2>&1 &
+  SERVER_PID=$!
+  export FERROFLOW_URL="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    curl -sf "$FERROFLOW_URL/health" >/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$port.log"; return 1; }
+    sleep 0.1
+  done
+  echo "ferroflow did not become healthy" >&2; return 1
+}
+
+fresh_postgres() {
+  local db="ff_test_compat_$RANDOM$RANDOM"
+  psql "$FERROFLOW_TEST_POSTGRES" -qc "CREATE DATABASE $db"
+  echo "${FERROFLOW_TEST_POSTGRES%/*}/$db"
+}
+
+for store in "sqlite:///$WORK/compat.db" "$(fresh_postgres)"; do
+  log "mlflow client compatibility suite on ${store%%:*}"
+  start_server "$store"
+  "$PY" -m pytest -p no:cacheprovider -q tests/compat
+  stop_server
+done
+
+log "Browser tests"
+start_server "sqlite:///$WORK/e2e.db"
+MLFLOW_TRACKING_URI="$FERROFLOW_URL" "$PY" end2end/seed.py
+(cd end2end && npx playwright test)
+stop_server
+log "all tests passed"
