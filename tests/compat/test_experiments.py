@@ -5,7 +5,7 @@ import uuid
 import pytest
 from mlflow.entities import ViewType
 
-from compat_helpers import REFERENCE_MODE, raises_mlflow, walk_pages
+from compat_helpers import REFERENCE_MODE, raises_mlflow, search_error, walk_pages
 
 
 def test_create_experiment_with_tags_reads_back(client, unique_name):
@@ -278,8 +278,8 @@ def test_search_experiments_paging_walks_everything_once(client, family, page_si
 @pytest.mark.parametrize(
     "kwargs, fragment",
     [
-        ({"order_by": ["bogus"]}, "Invalid attribute key 'bogus'"),
-        ({"filter_string": "name = "}, "Invalid clause(s) in filter string"),
+        ({"order_by": ["bogus"]}, search_error("Invalid attribute key 'bogus'")),
+        ({"filter_string": "name = "}, search_error("Invalid clause(s) in filter string")),
         ({"filter_string": "name = 'x'", "page_token": "zzz"}, "Invalid page token"),
         ({"max_results": 50001}, "It must be at most 50000"),
     ],

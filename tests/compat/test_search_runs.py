@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from mlflow.entities import Metric, Param, RunTag, ViewType
 
-from compat_helpers import raises_mlflow, run_names, walk_pages
+from compat_helpers import raises_mlflow, run_names, search_error, walk_pages
 
 NAN = float("nan")
 
@@ -285,12 +285,12 @@ def test_run_view_type_selects_active_deleted_or_all(client, runs):
     ],
 )
 def test_malformed_filter_is_invalid_parameter_value(client, runs, filter_string, fragment):
-    with raises_mlflow("INVALID_PARAMETER_VALUE", fragment):
+    with raises_mlflow("INVALID_PARAMETER_VALUE", search_error(fragment)):
         client.search_runs([runs.experiment_id], filter_string)
 
 
 def test_malformed_order_by_is_invalid_parameter_value(client, runs):
-    with raises_mlflow("INVALID_PARAMETER_VALUE", "Invalid ordering key"):
+    with raises_mlflow("INVALID_PARAMETER_VALUE", search_error("Invalid ordering key")):
         client.search_runs([runs.experiment_id], order_by=["metrics.x SIDEWAYS"])
 
 

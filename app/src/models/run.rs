@@ -251,6 +251,8 @@ pub struct GetMetricHistory {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MetricHistoryResponse {
+    /// Omitted when empty, as protobuf's JSON does (an unknown run's history is `{}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
