@@ -74,6 +74,13 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A malformed filter, order_by or page token: the client's mistake, said in its terms.
+impl<E: Into<crate::search::SearchError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self::invalid(e.into().to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -50,12 +50,9 @@ pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchExp
     // sends one. ferroflow treats absence as the client's default (1000).
     let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
     let filter = search::parse_experiment_filter(req.filter.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let order_by = search::parse_experiment_order_by(&req.order_by).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let offset = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => PageToken::decode(t).map_err(|e| ApiError::invalid(e.to_string()))?.offset,
-        None => 0,
-    };
+        ?;
+    let order_by = search::parse_experiment_order_by(&req.order_by)?;
+    let offset = super::page_offset(req.page_token.as_deref())?;
     let query = ExperimentQuery {
         filter: filter.as_ref(),
         order_by: &order_by,

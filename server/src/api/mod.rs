@@ -83,6 +83,14 @@ pub fn empty() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({}))
 }
 
+/// The offset a search page token points at; no token is the first page.
+pub(crate) fn page_offset(token: Option<&str>) -> Result<u64> {
+    match token.filter(|t| !t.is_empty()) {
+        Some(t) => Ok(crate::search::PageToken::decode(t)?.offset),
+        None => Ok(0),
+    }
+}
+
 pub(crate) fn run_id_of(req: &app::models::RunIdRequest) -> Result<&str> {
     let id = req.id().ok_or_else(|| ApiError::missing("run_id"))?;
     validate::run_id(id)?;

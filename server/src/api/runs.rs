@@ -123,7 +123,7 @@ pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetTag>)
     write(&state.db, (id, t), |conn, (id, t)| {
         Box::pin(async move {
             let run = store::active_id(conn, id).await?;
-            run_data::set_tags(conn, run, id, std::slice::from_ref(t)).await
+            run_data::set_tags(conn, run, std::slice::from_ref(t)).await
         })
     })
     .await?;
@@ -191,7 +191,7 @@ pub async fn log_batch(State(state): State<AppState>, Mlflow(req): Mlflow<LogBat
             let run = store::active_id(conn, &b.run_id).await?;
             run_data::log_params(conn, backend, run, &b.run_id, &b.params).await?;
             run_data::log_metrics(conn, backend, run, &b.metrics).await?;
-            run_data::set_tags(conn, run, &b.run_id, &b.tags).await
+            run_data::set_tags(conn, run, &b.tags).await
         })
     })
     .await?;
@@ -224,10 +224,8 @@ pub async fn log_inputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogIn
     Ok(empty())
 }
 
-/// MLflow 2.x clients record logged models in the run tag `mlflow.log-model.history`, a
-/// JSON list that this appends to.
+/// `runs/log-model`, which MLflow 2.x clients call for every logged model.
 pub async fn log_model(State(state): State<AppState>, Mlflow(req): Mlflow<LogModel>) -> Result<Json<serde_json::Value>> {
-    const HISTORY_TAG: &str = "mlflow.log-model.history";
     let id = run_id_of(&req.run)?.to_owned();
     let model_json = validate::required(req.model_json.as_deref(), "model_json")?;
     let model: serde_json::Value = serde_json::from_str(model_json)
@@ -240,19 +238,7 @@ pub async fn log_model(State(state): State<AppState>, Mlflow(req): Mlflow<LogMod
     write(&state.db, (id, model), |conn, (id, model)| {
         Box::pin(async move {
             let run = store::active_id(conn, id).await?;
-            let current: Option<String> = sqlx::query_scalar("SELECT value FROM tags WHERE run_id = $1 AND key = $2")
-                .bind(run)
-                .bind(HISTORY_TAG)
-                .fetch_optional(&mut *conn)
-                .await?;
-            let mut history: Vec<serde_json::Value> =
-                current.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
-            // A retried call must not record the model twice.
-            if !history.contains(model) {
-                history.push(model.clone());
-            }
-            let value = serde_json::to_string(&history).map_err(|e| ApiError::internal(e.to_string()))?;
-            run_data::set_tags(conn, run, id, &[KeyValue { key: HISTORY_TAG.into(), value }]).await
+            run_data::append_model_history(conn, run, model).await
         })
     })
     .await?;
@@ -263,12 +249,9 @@ pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRun
     let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
     let experiment_ids = req.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<Result<Vec<_>>>()?;
     let filter = search::parse_run_filter(req.filter.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let order_by = search::parse_run_order_by(&req.order_by).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let offset = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => PageToken::decode(t).map_err(|e| ApiError::invalid(e.to_string()))?.offset,
-        None => 0,
-    };
+        ?;
+    let order_by = search::parse_run_order_by(&req.order_by)?;
+    let offset = super::page_offset(req.page_token.as_deref())?;
     let columns = if req.columns.is_empty() { None } else { Some(Columns::parse(&req.columns)?) };
     if experiment_ids.is_empty() {
         return Ok(Json(SearchRunsResponse { runs: Vec::new(), next_page_token: None }));

@@ -70,11 +70,6 @@ impl Writer {
             .map(|b| *b)
             .map_err(|_| ApiError::internal("writer returned the wrong type"))
     }
-
-    /// Waits until every queued job has been answered (for shutdown).
-    pub async fn closed(self) {
-        self.queue.closed().await;
-    }
 }
 
 async fn write_loop(backend: Backend, pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {

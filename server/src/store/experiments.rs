@@ -5,6 +5,7 @@ use crate::error::{ApiError, Result};
 use crate::search::{self, ExperimentQuery};
 use crate::store::{build, now_ms};
 use app::models::{Experiment, KeyValue};
+use sea_query::{Alias, Expr, Order, Query};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -165,15 +166,13 @@ pub async fn search(db: &Db, query: &ExperimentQuery<'_>) -> Result<(Vec<Experim
 async fn tags_of(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Vec<KeyValue>>> {
     let mut out: HashMap<i64, Vec<KeyValue>> = HashMap::new();
     for chunk in ids.chunks(super::IN_CHUNK) {
-        let placeholders = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-        let sql = format!(
-            "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ({placeholders}) ORDER BY key"
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&db.pool).await? {
+        let mut q = Query::select();
+        q.columns(["experiment_id", "key", "value"].map(Alias::new))
+            .from(Alias::new("experiment_tags"))
+            .and_where(Expr::col(Alias::new("experiment_id")).is_in(chunk.iter().copied()))
+            .order_by(Alias::new("key"), Order::Asc);
+        let (sql, values) = build(&q, db.backend);
+        for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
             out.entry(row.try_get(0)?)
                 .or_default()
                 .push(KeyValue { key: row.try_get(1)?, value: row.try_get(2)? });

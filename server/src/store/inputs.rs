@@ -1,11 +1,11 @@
 //! Dataset inputs of runs (`runs/log-inputs`). A dataset is stored once per experiment
 //! (by name and digest) and linked to every run that used it, with the link's tags.
 
-use crate::db::{Backend, Conn, Db};
+use crate::db::{Conn, Db};
 use crate::error::Result;
 use crate::store::{IN_CHUNK, build};
 use app::models::{Dataset, DatasetInput, KeyValue, RunInputs};
-use sea_query::{Alias, Expr, Order, Query};
+use sea_query::{Alias, Expr, IntoIden, Order, Query};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -79,7 +79,7 @@ pub async fn load(db: &Db, run_ids: &[i64]) -> Result<HashMap<i64, RunInputs>> {
             .order_by((Alias::new("d"), Alias::new("name")), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
-        let tags = input_tags(db.backend, db, chunk).await?;
+        let tags = input_tags(db, chunk).await?;
         for row in rows {
             let run_id: i64 = row.try_get(0)?;
             let dataset_id: i64 = row.try_get(1)?;
@@ -99,13 +99,13 @@ pub async fn load(db: &Db, run_ids: &[i64]) -> Result<HashMap<i64, RunInputs>> {
     Ok(out)
 }
 
-async fn input_tags(backend: Backend, db: &Db, run_ids: &[i64]) -> Result<HashMap<(i64, i64), Vec<KeyValue>>> {
+async fn input_tags(db: &Db, run_ids: &[i64]) -> Result<HashMap<(i64, i64), Vec<KeyValue>>> {
     let mut q = Query::select();
     q.columns(["run_id", "dataset_id", "key", "value"].map(Alias::new))
         .from(Alias::new("run_input_tags"))
         .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()))
         .order_by(Alias::new("key"), Order::Asc);
-    let (sql, values) = build(&q, backend);
+    let (sql, values) = build(&q, db.backend);
     let mut out: HashMap<(i64, i64), Vec<KeyValue>> = HashMap::new();
     for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
         out.entry((row.try_get(0)?, row.try_get(1)?))
@@ -114,5 +114,3 @@ async fn input_tags(backend: Backend, db: &Db, run_ids: &[i64]) -> Result<HashMa
     }
     Ok(out)
 }
-
-use sea_query::IntoIden;

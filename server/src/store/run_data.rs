@@ -149,8 +149,8 @@ pub async fn log_params(conn: &mut Conn, backend: Backend, run_id: i64, run_uuid
             continue;
         }
         let existing: Vec<&KeyValue> = chunk.iter().filter(|p| !inserted.contains(&p.key)).collect();
-        let mut select = key_values(Alias::new("params"), &[run_id], Some(&existing.iter().map(|p| p.key.clone()).collect::<Vec<_>>()));
-        let (sql, values) = build(select.and_where(Expr::col(Alias::new("run_id")).eq(run_id)), backend);
+        let keys: Vec<String> = existing.iter().map(|p| p.key.clone()).collect();
+        let (sql, values) = build(&key_values(Alias::new("params"), &[run_id], Some(&keys)), backend);
         let stored: HashMap<String, String> = sqlx::query_with(&sql, values)
             .fetch_all(&mut *conn)
             .await?
@@ -174,7 +174,7 @@ pub async fn log_params(conn: &mut Conn, backend: Backend, run_id: i64, run_uuid
 }
 
 /// Sets tags (last value wins). Setting `mlflow.runName` renames the run.
-pub async fn set_tags(conn: &mut Conn, run_id: i64, _run_uuid: &str, tags: &[KeyValue]) -> Result<()> {
+pub async fn set_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result<()> {
     // One statement per tag: a multi-row upsert may not touch a row twice on PostgreSQL,
     // and tag writes are few.
     for tag in tags {
@@ -196,6 +196,23 @@ pub async fn set_tags(conn: &mut Conn, run_id: i64, _run_uuid: &str, tags: &[Key
         }
     }
     Ok(())
+}
+
+/// MLflow 2.x records logged models in the run tag `mlflow.log-model.history`, a JSON
+/// list; this appends to it, once per model (a retried call adds nothing).
+pub async fn append_model_history(conn: &mut Conn, run_id: i64, model: &serde_json::Value) -> Result<()> {
+    const HISTORY_TAG: &str = "mlflow.log-model.history";
+    let current: Option<String> = sqlx::query_scalar("SELECT value FROM tags WHERE run_id = $1 AND key = $2")
+        .bind(run_id)
+        .bind(HISTORY_TAG)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut history: Vec<serde_json::Value> = current.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+    if !history.contains(model) {
+        history.push(model.clone());
+    }
+    let value = serde_json::to_string(&history).map_err(|e| ApiError::internal(e.to_string()))?;
+    set_tags(conn, run_id, &[KeyValue { key: HISTORY_TAG.into(), value }]).await
 }
 
 pub async fn delete_tag(conn: &mut Conn, run_id: i64, run_uuid: &str, key: &str) -> Result<()> {

@@ -190,7 +190,7 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo
     .await?;
     let mut tags: Vec<KeyValue> = new.tags.iter().filter(|t| t.key != RUN_NAME_TAG).cloned().collect();
     tags.push(KeyValue { key: RUN_NAME_TAG.into(), value: name.to_owned() });
-    run_data::set_tags(conn, id, &new.run_uuid, &tags).await?;
+    run_data::set_tags(conn, id, &tags).await?;
     Ok(RunInfo {
         run_id: new.run_uuid.clone(),
         run_uuid: new.run_uuid.clone(),
@@ -244,7 +244,7 @@ pub async fn update(
     }
     if let Some(name) = run_name.filter(|n| !n.is_empty()) {
         sqlx::query("UPDATE runs SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *conn).await?;
-        run_data::set_tags(conn, id, run_id, &[KeyValue { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
+        run_data::set_tags(conn, id, &[KeyValue { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
     }
     Ok(get_row_in(conn, run_id).await?.info)
 }
