@@ -159,19 +159,10 @@ pub struct LogMetric {
     pub step: Option<i64>,
 }
 
+/// A key and value for one run: `runs/log-parameter` and `runs/set-tag`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct LogParam {
-    #[serde(flatten)]
-    pub run: RunIdRequest,
-    pub key: Option<String>,
-    #[serde(deserialize_with = "opt_string::deserialize")]
-    pub value: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SetTag {
+pub struct RunKeyValue {
     #[serde(flatten)]
     pub run: RunIdRequest,
     pub key: Option<String>,

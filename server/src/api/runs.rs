@@ -103,7 +103,7 @@ fn tag(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
     Ok(KeyValue { key, value })
 }
 
-pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<LogParam>) -> Result<Json<serde_json::Value>> {
+pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<RunKeyValue>) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let p = param(req.key, req.value)?;
     let backend = state.db.backend;
@@ -117,7 +117,7 @@ pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<LogPar
     Ok(empty())
 }
 
-pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetTag>) -> Result<Json<serde_json::Value>> {
+pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<RunKeyValue>) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let t = tag(req.key, req.value)?;
     write(&state.db, (id, t), |conn, (id, t)| {
