@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .merge(api::router())
         .merge(ui::router(&state))
+        // MLflow accepts dataset profiles up to 16 MiB; leave room for the rest of a request.
+        .layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

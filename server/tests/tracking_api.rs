@@ -28,6 +28,7 @@ on_both_backends!(
     log_model_appends_history,
     requests_are_read_like_mlflow_reads_them,
     concurrent_single_point_writes_are_all_stored_once,
+    a_failing_write_does_not_fail_the_writes_committed_with_it,
 );
 
 async fn default_experiment_exists(app: &TestApp) {
@@ -620,4 +621,33 @@ async fn concurrent_single_point_writes_are_all_stored_once(app: &TestApp) {
     let s = ferroflow::store::run_data::summaries(&app.db, &[run_id], None).await.unwrap();
     assert_eq!(s[0].1.count, 800);
     assert_eq!(s[0].1.step, 49);
+}
+
+async fn a_failing_write_does_not_fail_the_writes_committed_with_it(app: &TestApp) {
+    // Writes that arrive together share a transaction; refused ones (a param change) are
+    // interleaved with good ones, and each caller must get exactly its own outcome.
+    let run = app.run("0").await;
+    app.ok("runs/log-parameter", json!({"run_id": run, "key": "fixed", "value": "0"})).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let client = app.client.clone();
+        let (metric_url, param_url) = (app.url("runs/log-metric"), app.url("runs/log-parameter"));
+        let run = run.clone();
+        tasks.push(tokio::spawn(async move {
+            let (url, body, want) = if i % 3 == 0 {
+                (param_url, json!({"run_id": run, "key": "fixed", "value": format!("changed-{i}")}), 400)
+            } else {
+                (metric_url, json!({"run_id": run, "key": "ok", "value": i, "timestamp": 1, "step": i}), 200)
+            };
+            let status = client.post(url).json(&body).send().await.unwrap().status().as_u16();
+            assert_eq!(status, want, "request {i}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, h) = app.get("metrics/get-history", &[("run_id", &run), ("metric_key", "ok")]).await;
+    assert_eq!(h["metrics"].as_array().unwrap().len(), 40);
+    let r = app.get_run(&run).await;
+    assert_eq!(r["data"]["params"], json!([{"key": "fixed", "value": "0"}]));
 }

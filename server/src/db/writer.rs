@@ -9,6 +9,7 @@
 
 use super::{Backend, Conn, Pool};
 use crate::error::{ApiError, Result};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::Executor;
 use std::any::Any;
@@ -167,19 +168,24 @@ async fn attempt_once(
     let mut results = Vec::with_capacity(batch.len());
     let mut failed_db: Option<sqlx::Error> = None;
     for job in batch.iter_mut() {
-        let r = (job.run)(&mut conn).await;
-        // A job that failed on a transient database error poisons the transaction
-        // (PostgreSQL aborts it): stop and retry the whole batch.
+        // A panicking job must neither kill this task (SQLite has only one writer) nor
+        // unwind past the open transaction: it becomes that job's error.
+        let r = std::panic::AssertUnwindSafe((job.run)(&mut conn)).catch_unwind().await.unwrap_or_else(|_| {
+            tracing::error!("a write job panicked; its batch is rolled back");
+            Err(ApiError::internal("The write failed unexpectedly; see the server log."))
+        });
+        let failed = r.as_ref().err().map(|e| e.code);
         results.push(r);
-        if let Some(Err(e)) = results.last() {
-            if e.code == app::models::ErrorCode::TemporarilyUnavailable {
-                failed_db = Some(sqlx::Error::Protocol(e.message.clone()));
+        match failed {
+            None => {}
+            // The database went away: nothing in this transaction can commit.
+            Some(app::models::ErrorCode::TemporarilyUnavailable) => {
+                failed_db = Some(sqlx::Error::Protocol("the database connection failed".into()));
                 break;
             }
-            if backend == Backend::Postgres {
-                // A failed statement aborts a PostgreSQL transaction; the rest cannot run.
-                break;
-            }
+            // The batch will be rolled back and replayed job by job; running the rest
+            // now would be wasted (and PostgreSQL has aborted the transaction anyway).
+            Some(_) => break,
         }
     }
     if let Some(e) = failed_db {
