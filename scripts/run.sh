@@ -4,6 +4,7 @@
 # Extra arguments go to `ferroflow server` (e.g. --port 8080, --host 0.0.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+scripts/setup.sh --release
 cargo leptos build --release
 exec target/release/ferroflow server --site-root target/site "$@"

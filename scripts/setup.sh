@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Installs what building (and, with --test, testing) ferroflow needs, skipping whatever is
-# already there. Everything comes from crates.io, PyPI, npm or Debian.
-#   scripts/setup.sh          build tools: wasm target, wasm-bindgen-cli, cargo-leptos, wasm-opt
-#   scripts/setup.sh --test   also: PostgreSQL running, the Python venv, chromium, Playwright
+# Installs what building (and testing) ferroflow needs, skipping whatever is already there.
+# Everything comes from crates.io, PyPI, npm or Debian.
+#   scripts/setup.sh            build tools: wasm target, wasm-bindgen-cli, cargo-leptos
+#   scripts/setup.sh --release  also wasm-opt, which release builds run
+#   scripts/setup.sh --test     also PostgreSQL running, the Python venv, chromium, Playwright
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
 CARGO_LEPTOS_VERSION=0.3.8
+# Binaryen 108 (Debian bookworm's) corrupts the reference-types table wasm-bindgen emits:
+# the page fails to hydrate. The wasm-opt crate builds binaryen 116 from source.
+WASM_OPT_CRATE_VERSION=0.116.1
+WASM_OPT_MIN=116
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -34,8 +40,15 @@ build_tools() {
     log "installing cargo-leptos $CARGO_LEPTOS_VERSION (ten minutes or so, once)"
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force
   fi
-  # Release builds run wasm-opt; Debian's binaryen provides it.
-  command -v wasm-opt >/dev/null || apt_install binaryen
+}
+
+release_tools() {
+  local have
+  have=$(wasm-opt --version 2>/dev/null | grep -oE '[0-9]+' | head -n1 || true)
+  if [ "${have:-0}" -lt "$WASM_OPT_MIN" ]; then
+    log "installing wasm-opt (binaryen $WASM_OPT_MIN, built from source: several minutes, once)"
+    cargo install wasm-opt --version "$WASM_OPT_CRATE_VERSION" --locked --force
+  fi
 }
 
 postgres_up() {
@@ -57,4 +70,10 @@ test_tools() {
 }
 
 build_tools
-if [ "${1:-}" = "--test" ]; then test_tools; fi
+for arg in "$@"; do
+  case "$arg" in
+    --release) release_tools ;;
+    --test) test_tools ;;
+    *) echo "usage: scripts/setup.sh [--release] [--test]" >&2; exit 2 ;;
+  esac
+done

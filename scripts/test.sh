@@ -5,6 +5,7 @@
 #   3. the browser tests (Playwright driving Debian's chromium) against a seeded server
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 ROOT=$(pwd)
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
