@@ -4,8 +4,9 @@
 //! writes a second cost a few hundred commits instead of 20,000.
 //!
 //! A job that fails (say a param that may not change) must not take its neighbours down:
-//! the batch is rolled back and its jobs are replayed one transaction each, so every
-//! caller gets exactly its own outcome. Jobs are therefore written to be re-runnable.
+//! the batch is rolled back, the failed job set aside and the rest run again together;
+//! set-aside jobs then run alone, so every caller gets exactly its own outcome. Jobs are
+//! therefore written to be re-runnable.
 
 use super::{Backend, Conn, Pool};
 use crate::error::{ApiError, Result};
@@ -93,24 +94,32 @@ async fn write_loop(backend: Backend, pool: Pool, rx: Arc<Mutex<mpsc::Receiver<J
     }
 }
 
-async fn run_batch(backend: Backend, pool: &Pool, mut batch: Vec<Job>) {
-    let results = match attempt(backend, pool, &mut batch).await {
-        Ok(results) => results,
-        Err(e) => {
-            for job in batch {
-                let _ = job.done.send(Err(e.clone()));
+async fn run_batch(backend: Backend, pool: &Pool, batch: Vec<Job>) {
+    // A failed job is set aside and the others retried together, so a batch costs one
+    // transaction per failure plus one, not one per job. The failed jobs then run alone:
+    // their answer must not depend on writes of neighbours that were rolled back.
+    let mut pending = batch;
+    let mut set_aside = Vec::new();
+    while !pending.is_empty() {
+        let results = match attempt(backend, pool, &mut pending).await {
+            Ok(results) => results,
+            Err(e) => {
+                for job in pending.drain(..).chain(set_aside.drain(..)) {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+                return;
             }
-            return;
+        };
+        match results.iter().position(Result::is_err) {
+            Some(first_failure) if pending.len() > 1 => set_aside.push(pending.remove(first_failure)),
+            _ => {
+                for (job, result) in pending.drain(..).zip(results) {
+                    let _ = job.done.send(result);
+                }
+            }
         }
-    };
-    if results.iter().all(Result::is_ok) || batch.len() == 1 {
-        for (job, result) in batch.into_iter().zip(results) {
-            let _ = job.done.send(result);
-        }
-        return;
     }
-    // Someone failed: the batch was rolled back; give each job its own transaction.
-    for mut job in batch {
+    for mut job in set_aside {
         let result = match attempt(backend, pool, std::slice::from_mut(&mut job)).await {
             Ok(mut r) => r.pop().unwrap_or_else(|| Err(ApiError::internal("empty batch"))),
             Err(e) => Err(e),
