@@ -1,5 +1,6 @@
-//! MLflow's filter grammar for `search_runs` and `search_experiments`, with `OR` and
-//! parentheses as extensions (MLflow refuses both).
+//! MLflow's filter grammar for `search_runs`, `search_experiments`,
+//! `search_registered_models` and `search_model_versions`, with `OR` and parentheses as
+//! extensions (MLflow refuses both).
 //!
 //! ```text
 //! filter     := ws* [ or_expr ] ws* EOF
@@ -55,6 +56,8 @@ pub enum Field {
     Dataset(DatasetField),
     /// A column of the experiment itself.
     Experiment(ExperimentAttribute),
+    /// A column of a registered model or model version.
+    Registry(RegistryAttribute),
 }
 
 /// Searchable run attributes.
@@ -85,6 +88,19 @@ pub enum ExperimentAttribute {
     ExperimentId,
     CreationTime,
     LastUpdateTime,
+}
+
+/// Searchable and orderable registry attributes; which ones a search accepts depends on
+/// whether it is over registered models or model versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegistryAttribute {
+    Name,
+    RunId,
+    /// The version's `source` (MLflow calls it `source_path` in filters).
+    SourcePath,
+    VersionNumber,
+    CreationTimestamp,
+    LastUpdatedTimestamp,
 }
 
 /// Comparators.
@@ -162,6 +178,7 @@ impl fmt::Display for Field {
             Field::Attribute(a) => write!(f, "attributes.{}", a.name()),
             Field::Dataset(d) => write!(f, "datasets.{}", d.name()),
             Field::Experiment(e) => write!(f, "attributes.{}", e.name()),
+            Field::Registry(r) => write!(f, "attributes.{}", r.name()),
         }
     }
 }
@@ -250,6 +267,41 @@ impl ExperimentAttribute {
     }
 }
 
+impl RegistryAttribute {
+    /// The name used in filters and order_by.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegistryAttribute::Name => "name",
+            RegistryAttribute::RunId => "run_id",
+            RegistryAttribute::SourcePath => "source_path",
+            RegistryAttribute::VersionNumber => "version_number",
+            RegistryAttribute::CreationTimestamp => "creation_timestamp",
+            RegistryAttribute::LastUpdatedTimestamp => "last_updated_timestamp",
+        }
+    }
+
+    fn from_key(key: &str, scope: Scope) -> Option<Self> {
+        Some(match (scope, key) {
+            (_, "name") => RegistryAttribute::Name,
+            (Scope::RegisteredModels, "timestamp" | "last_updated_timestamp") => RegistryAttribute::LastUpdatedTimestamp,
+            (Scope::ModelVersions, "run_id") => RegistryAttribute::RunId,
+            (Scope::ModelVersions, "source_path") => RegistryAttribute::SourcePath,
+            (Scope::ModelVersions, "version_number") => RegistryAttribute::VersionNumber,
+            (Scope::ModelVersions, "creation_timestamp") => RegistryAttribute::CreationTimestamp,
+            (Scope::ModelVersions, "last_updated_timestamp") => RegistryAttribute::LastUpdatedTimestamp,
+            _ => return None,
+        })
+    }
+
+    /// Whether filters may test it (the timestamps only order).
+    fn filterable(self, scope: Scope) -> bool {
+        match scope {
+            Scope::RegisteredModels => self == RegistryAttribute::Name,
+            _ => !matches!(self, RegistryAttribute::CreationTimestamp | RegistryAttribute::LastUpdatedTimestamp),
+        }
+    }
+}
+
 /// A filter that does not parse or breaks a rule of the grammar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {
@@ -279,11 +331,24 @@ pub fn parse_experiment_filter(filter: &str) -> Result<Option<Expr>, FilterError
     Parser::new(filter, Scope::Experiments).parse()
 }
 
+/// Parses a `search_registered_models` filter: `name` and `tags.<key>`.
+pub fn parse_registered_model_filter(filter: &str) -> Result<Option<Expr>, FilterError> {
+    Parser::new(filter, Scope::RegisteredModels).parse()
+}
+
+/// Parses a `search_model_versions` filter: `name`, `run_id`, `source_path`,
+/// `version_number` and `tags.<key>`.
+pub fn parse_model_version_filter(filter: &str) -> Result<Option<Expr>, FilterError> {
+    Parser::new(filter, Scope::ModelVersions).parse()
+}
+
 /// Which entity a filter or order_by is for; decides the valid identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
     Runs,
     Experiments,
+    RegisteredModels,
+    ModelVersions,
 }
 
 const ALL_OPERATORS: &str = "a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)";
@@ -295,9 +360,11 @@ const DATASET_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::No
 const EXPERIMENT_ID_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::In, Op::NotIn];
 
 /// The comparators a field accepts (MLflow's per-type rules).
-fn allowed_ops(field: &Field) -> &'static [Op] {
+fn allowed_ops(field: &Field, scope: Scope) -> &'static [Op] {
     match field {
         Field::Metric(_) => NUMERIC_OPS,
+        // Registry searches have no IS NULL on tags.
+        Field::Tag(_) if matches!(scope, Scope::RegisteredModels | Scope::ModelVersions) => STRING_OPS,
         Field::Param(_) | Field::Tag(_) => KEY_VALUE_OPS,
         Field::Attribute(a) if a.is_numeric() => NUMERIC_OPS,
         Field::Attribute(Attribute::RunId) => RUN_ID_OPS,
@@ -306,6 +373,9 @@ fn allowed_ops(field: &Field) -> &'static [Op] {
         Field::Experiment(ExperimentAttribute::Name) => STRING_OPS,
         Field::Experiment(ExperimentAttribute::ExperimentId) => EXPERIMENT_ID_OPS,
         Field::Experiment(_) => NUMERIC_OPS,
+        Field::Registry(RegistryAttribute::Name | RegistryAttribute::RunId) => RUN_ID_OPS,
+        Field::Registry(RegistryAttribute::SourcePath) => STRING_OPS,
+        Field::Registry(_) => NUMERIC_OPS,
     }
 }
 
@@ -330,6 +400,11 @@ fn value_kind(field: &Field) -> ValueKind {
         Field::Experiment(ExperimentAttribute::CreationTime | ExperimentAttribute::LastUpdateTime) => {
             ValueKind::Integer
         }
+        Field::Registry(
+            RegistryAttribute::VersionNumber
+            | RegistryAttribute::CreationTimestamp
+            | RegistryAttribute::LastUpdatedTimestamp,
+        ) => ValueKind::Integer,
         _ => ValueKind::String,
     }
 }
@@ -556,11 +631,17 @@ impl<'s> Parser<'s> {
             ));
         }
         self.comparisons += 1;
+        let field_pos = self.pos;
         let field = self.field()?;
+        if let Field::Registry(a) = field {
+            if !a.filterable(self.scope) {
+                return Err(self.error_at(field_pos, format!("cannot filter on {field}: it can only order results")));
+            }
+        }
         self.skip_ws();
         let op_pos = self.pos;
         let op = self.operator()?;
-        let allowed = allowed_ops(&field);
+        let allowed = allowed_ops(&field, self.scope);
         if !allowed.contains(&op) {
             let list: Vec<&str> = allowed.iter().map(|o| o.as_str()).collect();
             return Err(self.error_at(
@@ -615,7 +696,10 @@ impl<'s> Parser<'s> {
             (Scope::Runs, "params" | "param" | "parameters" | "parameter") => Ok(Field::Param(key)),
             (_, "tags" | "tag") => Ok(Field::Tag(key)),
             (Scope::Runs, "attributes" | "attribute" | "attr" | "run")
-            | (Scope::Experiments, "attributes" | "attribute" | "attr") => self.attribute(&key, key_pos),
+            | (
+                Scope::Experiments | Scope::RegisteredModels | Scope::ModelVersions,
+                "attributes" | "attribute" | "attr",
+            ) => self.attribute(&key, key_pos),
             (Scope::Runs, "datasets" | "dataset") => match DatasetField::from_key(&key) {
                 Some(d) => Ok(Field::Dataset(d)),
                 None => Err(self.error_at(
@@ -630,7 +714,7 @@ impl<'s> Parser<'s> {
                     snippet(&first)
                 ),
             )),
-            (Scope::Experiments, _) => Err(self.error_at(
+            (Scope::Experiments | Scope::RegisteredModels | Scope::ModelVersions, _) => Err(self.error_at(
                 start,
                 format!("expected an entity type (attributes, tags) but found {}", snippet(&first)),
             )),
@@ -641,11 +725,18 @@ impl<'s> Parser<'s> {
         let found = match self.scope {
             Scope::Runs => Attribute::from_key(key).map(Field::Attribute),
             Scope::Experiments => ExperimentAttribute::from_key(key).map(Field::Experiment),
+            Scope::RegisteredModels | Scope::ModelVersions => {
+                RegistryAttribute::from_key(key, self.scope).map(Field::Registry)
+            }
         };
         found.ok_or_else(|| {
             let valid = match self.scope {
                 Scope::Runs => "run_id, run_name, user_id, status, artifact_uri, start_time, end_time",
                 Scope::Experiments => "name, experiment_id, creation_time, last_update_time",
+                Scope::RegisteredModels => "name, last_updated_timestamp",
+                Scope::ModelVersions => {
+                    "name, run_id, source_path, version_number, creation_timestamp, last_updated_timestamp"
+                }
             };
             self.error_at(at, format!("expected an attribute ({valid}) but found {}", snippet(key)))
         })

@@ -45,6 +45,18 @@ pub fn parse_run_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, 
     parse_all(entries, Scope::Runs)
 }
 
+/// Parses `search_registered_models` order_by entries: name, last_updated_timestamp
+/// (`timestamp`).
+pub fn parse_registered_model_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
+    parse_all(entries, Scope::RegisteredModels)
+}
+
+/// Parses `search_model_versions` order_by entries: name, version_number,
+/// creation_timestamp, last_updated_timestamp.
+pub fn parse_model_version_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
+    parse_all(entries, Scope::ModelVersions)
+}
+
 /// Parses `search_experiments` order_by entries: name, experiment_id, creation_time,
 /// last_update_time.
 pub fn parse_experiment_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
@@ -79,11 +91,24 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
         (&field, scope),
         (Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Attribute(_), Scope::Runs)
             | (Field::Experiment(_), Scope::Experiments)
+            | (Field::Registry(crate::search::RegistryAttribute::Name), Scope::RegisteredModels)
+            | (Field::Registry(crate::search::RegistryAttribute::LastUpdatedTimestamp), Scope::RegisteredModels)
+            | (
+                Field::Registry(
+                    crate::search::RegistryAttribute::Name
+                        | crate::search::RegistryAttribute::VersionNumber
+                        | crate::search::RegistryAttribute::CreationTimestamp
+                        | crate::search::RegistryAttribute::LastUpdatedTimestamp
+                ),
+                Scope::ModelVersions
+            )
     );
     if !orderable {
         let valid = match scope {
             Scope::Runs => "metrics.<key>, params.<key>, tags.<key> or a run attribute",
             Scope::Experiments => "name, experiment_id, creation_time or last_update_time",
+            Scope::RegisteredModels => "name or last_updated_timestamp",
+            Scope::ModelVersions => "name, version_number, creation_timestamp or last_updated_timestamp",
         };
         return Err(p.error_at(start, format!("cannot order by {field}: expected {valid}")).into());
     }

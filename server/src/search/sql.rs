@@ -220,7 +220,7 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
             Field::Param(key) => order_by_value(&mut s, Params::Table.into_iden(), i, key, dir, plan.order_via),
             Field::Tag(key) => order_by_value(&mut s, Tags::Table.into_iden(), i, key, dir, plan.order_via),
             // The order_by parser admits only the fields above for runs.
-            Field::Dataset(_) | Field::Experiment(_) => {}
+            Field::Dataset(_) | Field::Experiment(_) | Field::Registry(_) => {}
         }
     }
     if !start_time_ordered {
@@ -422,6 +422,8 @@ impl Compiler {
             Field::Experiment(a) => {
                 self.column_test(Sql::col((Experiments::Table, experiment_column(*a))).into(), c.op, &c.value)
             }
+            // Registry filters compile in `search::registry`; the parser never gives them here.
+            Field::Registry(_) => never(),
         }
     }
 
@@ -559,6 +561,12 @@ impl Compiler {
             _ => never(),
         }
     }
+}
+
+/// `column <op> value` with the run search's semantics (case-sensitive LIKE, `\`
+/// escapes), for the other compilers.
+pub(super) fn column_test(backend: Backend, col: SimpleExpr, op: Op, value: &Value) -> SimpleExpr {
+    Compiler { backend, owner: Owner::Run, semi_join: SemiJoin::Exists }.column_test(col, op, value)
 }
 
 /// A condition that holds for no row: the answer for a (field, op, value) combination
