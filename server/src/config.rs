@@ -19,6 +19,10 @@ pub struct ServerArgs {
     /// Artifact root of new experiments; the default proxies artifacts through this server.
     #[arg(long, env = "FERROFLOW_DEFAULT_ARTIFACT_ROOT", default_value = "mlflow-artifacts:/")]
     pub default_artifact_root: String,
+    /// Where the server stores the artifacts it serves (`mlflow-artifacts:/` locations):
+    /// a local folder or s3://bucket/prefix.
+    #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION", default_value = "./ferroflow-data/artifacts")]
+    pub artifacts_destination: String,
     /// Folder holding the built web assets (`pkg/`), as cargo-leptos lays them out.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -31,6 +35,7 @@ pub struct Config {
     pub port: u16,
     pub database: DatabaseUri,
     pub default_artifact_root: String,
+    pub artifacts_destination: String,
     pub site_root: PathBuf,
 }
 
@@ -43,6 +48,7 @@ impl TryFrom<ServerArgs> for Config {
             port: args.port,
             database: DatabaseUri::parse(&args.backend_store_uri)?,
             default_artifact_root: args.default_artifact_root,
+            artifacts_destination: args.artifacts_destination,
             site_root: args.site_root,
         })
     }

@@ -1,6 +1,7 @@
 //! ferroflow: an MLflow-compatible tracking server. See ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod artifacts;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -25,6 +25,7 @@ impl Application {
         store::experiments::ensure_default(&db, &config.default_artifact_root)
             .await
             .map_err(|e| format!("cannot create the Default experiment: {}", e.message))?;
+        let artifacts = crate::artifacts::Artifacts::open(&config.artifacts_destination)?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -35,7 +36,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let state = AppState { db: db.clone(), config: Arc::new(config), leptos_options };
+        let state = AppState { db: db.clone(), artifacts, config: Arc::new(config), leptos_options };
         Ok(Self { listener, router: router(state), db })
     }
 

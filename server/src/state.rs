@@ -1,5 +1,6 @@
 //! What every handler can reach.
 
+use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::db::Db;
 use axum::extract::FromRef;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub db: Db,
+    pub artifacts: Artifacts,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
 }

@@ -2,14 +2,20 @@
 //! and the UI (which deserialises them). Field names are MLflow's, so the JSON on the
 //! wire is exactly what the stock `mlflow` client expects.
 
+pub mod artifact;
 pub mod error;
 pub mod experiment;
 pub mod json;
+pub mod logged_model;
+pub mod registry;
 pub mod run;
 pub mod search;
 
+pub use artifact::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use experiment::*;
+pub use logged_model::*;
+pub use registry::*;
 pub use run::*;
 pub use search::*;
 

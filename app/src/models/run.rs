@@ -10,6 +10,8 @@ pub struct Run {
     pub data: RunData,
     #[serde(default)]
     pub inputs: RunInputs,
+    #[serde(default)]
+    pub outputs: super::RunOutputs,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,8 @@ pub struct MetricSummary {
 pub struct RunInputs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dataset_inputs: Vec<DatasetInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_inputs: Vec<super::ModelInput>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -216,6 +220,7 @@ pub struct LogInputs {
     #[serde(flatten)]
     pub run: RunIdRequest,
     pub datasets: Vec<DatasetInput>,
+    pub models: Vec<super::ModelInput>,
 }
 
 #[derive(Debug, Default, Deserialize)]

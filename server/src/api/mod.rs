@@ -1,9 +1,13 @@
 //! The MLflow REST API: routes, the request extractor, input validation and handlers.
-//! Every route is served under `/api/2.0/mlflow` and its `/ajax-api/2.0/mlflow` mirror.
+//! Every route is served under `/api/2.0/mlflow` and its `/ajax-api/2.0/mlflow` mirror;
+//! the artifact proxy under `/api/2.0/mlflow-artifacts` and its mirror.
 
+mod artifacts;
 mod experiments;
 mod extract;
+mod logged_models;
 mod metrics;
+mod registry;
 mod runs;
 pub mod validate;
 
@@ -14,7 +18,8 @@ use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use axum::{
     Router,
-    routing::{get, post},
+    extract::DefaultBodyLimit,
+    routing::{delete, get, patch, post},
 };
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -44,8 +49,74 @@ fn tracking_routes() -> Router<AppState> {
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/log-inputs", post(runs::log_inputs))
         .route("/runs/log-model", post(runs::log_model))
+        .route("/runs/outputs", post(logged_models::log_outputs))
         .route("/metrics/get-history", get(metrics::history))
         .route("/metrics/get-history-bulk-interval", get(metrics::bulk_interval))
+        .route("/artifacts/list", get(artifacts::list_run))
+        .merge(logged_model_routes())
+        .merge(registry_routes())
+}
+
+/// MLflow 3.x logged models.
+fn logged_model_routes() -> Router<AppState> {
+    Router::new()
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get).patch(logged_models::finalize).delete(logged_models::delete),
+        )
+        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
+        .route("/logged-models/{model_id}/tags/{tag_key}", delete(logged_models::delete_tag))
+        .route("/logged-models/{model_id}/params", post(logged_models::log_params))
+        .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
+        .route("/logged-models/{model_id}/artifacts/files", get(logged_models::get_artifact))
+}
+
+/// The model registry.
+fn registry_routes() -> Router<AppState> {
+    Router::new()
+        .route("/registered-models/create", post(registry::create_model))
+        .route("/registered-models/get", get(registry::get_model))
+        .route("/registered-models/rename", post(registry::rename_model))
+        .route("/registered-models/update", patch(registry::update_model))
+        .route("/registered-models/delete", delete(registry::delete_model))
+        .route("/registered-models/search", get(registry::search_models))
+        .route(
+            "/registered-models/get-latest-versions",
+            post(registry::latest_versions).get(registry::latest_versions),
+        )
+        .route("/registered-models/set-tag", post(registry::set_model_tag))
+        .route("/registered-models/delete-tag", delete(registry::delete_model_tag))
+        .route(
+            "/registered-models/alias",
+            post(registry::set_alias).delete(registry::delete_alias).get(registry::get_by_alias),
+        )
+        .route("/model-versions/create", post(registry::create_version))
+        .route("/model-versions/get", get(registry::get_version))
+        .route("/model-versions/update", patch(registry::update_version))
+        .route("/model-versions/transition-stage", post(registry::transition_stage))
+        .route("/model-versions/delete", delete(registry::delete_version))
+        .route("/model-versions/search", get(registry::search_versions))
+        .route("/model-versions/get-download-uri", get(registry::download_uri))
+        .route("/model-versions/set-tag", post(registry::set_version_tag))
+        .route("/model-versions/delete-tag", delete(registry::delete_version_tag))
+}
+
+/// The artifact proxy, relative to its prefix. Uploads stream to storage, so the
+/// server's body limit does not apply to them.
+fn artifact_routes() -> Router<AppState> {
+    Router::new()
+        .route("/artifacts", get(artifacts::list))
+        .route(
+            "/artifacts/{*path}",
+            get(artifacts::download).put(artifacts::upload).delete(artifacts::delete),
+        )
+        .route("/mpu/create/{*path}", post(artifacts::multipart_unsupported))
+        .route("/mpu/complete/{*path}", post(artifacts::multipart_unsupported))
+        .route("/mpu/abort/{*path}", post(artifacts::multipart_unsupported))
+        .layer(DefaultBodyLimit::disable())
+        .fallback(not_found)
 }
 
 /// The API router: both prefixes, plus the ajax-only routes MLflow's UI uses, and an
@@ -55,6 +126,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/api/2.0/mlflow", tracking_routes().fallback(not_found))
         .nest("/ajax-api/2.0/mlflow", tracking_routes().merge(ajax_only).fallback(not_found))
+        .nest("/api/2.0/mlflow-artifacts", artifact_routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
+        .route("/api/3.0/mlflow/server-info", get(artifacts::server_info))
+        .route("/ajax-api/3.0/mlflow/server-info", get(artifacts::server_info))
+        .route("/get-artifact", get(artifacts::get_run_artifact))
+        .route("/model-versions/get-artifact", get(artifacts::get_model_version_artifact))
 }
 
 async fn not_found(uri: axum::extract::OriginalUri) -> ApiError {

@@ -214,10 +214,11 @@ pub async fn log_inputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogIn
             validate::length(&t.value, 500, "input tag value")?;
         }
     }
-    write(&state.db, (id, req.datasets), |conn, (id, datasets)| {
+    write(&state.db, (id, req.datasets, req.models), |conn, (id, datasets, models)| {
         Box::pin(async move {
             let run = store::active_id(conn, id).await?;
-            inputs::log(conn, run, datasets).await
+            inputs::log(conn, run, datasets).await?;
+            crate::store::logged_models::log_inputs(conn, run, models).await
         })
     })
     .await?;

@@ -8,7 +8,9 @@
 
 pub mod experiments;
 pub mod inputs;
+pub mod logged_models;
 pub mod metrics;
+pub mod registry;
 pub mod run_data;
 pub mod runs;
 

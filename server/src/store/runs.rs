@@ -2,7 +2,7 @@
 
 use crate::db::{Conn, Db};
 use crate::error::{ApiError, Result};
-use crate::store::{experiments, inputs, now_ms, run_data};
+use crate::store::{experiments, inputs, logged_models, now_ms, run_data};
 use app::models::{KeyValue, Run, RunData, RunInfo};
 use sqlx::Row;
 
@@ -89,13 +89,23 @@ pub async fn get(db: &Db, run_id: &str) -> Result<Run> {
 pub async fn assemble(db: &Db, rows: Vec<RunRow>, columns: Option<&run_data::Columns>) -> Result<Vec<Run>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut data = run_data::load(db, &ids, columns).await?;
-    let mut datasets = if columns.is_none() { inputs::load(db, &ids).await? } else { Default::default() };
+    let (mut datasets, mut models) = if columns.is_none() {
+        (inputs::load(db, &ids).await?, logged_models::of_runs(db, &ids).await?)
+    } else {
+        Default::default()
+    };
     Ok(rows
         .into_iter()
-        .map(|r| Run {
-            data: data.remove(&r.id).unwrap_or_else(RunData::default),
-            inputs: datasets.remove(&r.id).unwrap_or_default(),
-            info: r.info,
+        .map(|r| {
+            let mut inputs = datasets.remove(&r.id).unwrap_or_default();
+            let (model_outputs, model_inputs) = models.remove(&r.id).unwrap_or_default();
+            inputs.model_inputs = model_inputs;
+            Run {
+                data: data.remove(&r.id).unwrap_or_else(RunData::default),
+                inputs,
+                outputs: app::models::RunOutputs { model_outputs },
+                info: r.info,
+            }
         })
         .collect())
 }
@@ -116,7 +126,7 @@ pub async fn search(
 }
 
 /// A readable random run name, as MLflow gives runs created without one.
-fn generate_name() -> String {
+pub fn generate_name() -> String {
     use rand::seq::IndexedRandom;
     const ADJECTIVES: &[&str] = &[
         "able", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fair", "gentle", "glad",

@@ -46,6 +46,7 @@ pub async fn spawn(backend: &str) -> TestApp {
         port: 0,
         database,
         default_artifact_root: "mlflow-artifacts:/".into(),
+        artifacts_destination: dir.path().join("artifacts").to_string_lossy().into_owned(),
         site_root: dir.path().join("site"),
     };
     let app = Application::build(config).await.expect("server starts");
