@@ -2,9 +2,9 @@
 
 use super::{Mlflow, empty, run_id_of, validate, write};
 use crate::error::{ApiError, Result};
-use crate::search::PageToken;
+use crate::search::{self, LoggedModelAttribute, LoggedModelQuery, PageToken};
 use crate::state::AppState;
-use crate::store::logged_models::{self as store, OrderField};
+use crate::store::logged_models as store;
 use crate::store::{experiments, runs};
 use app::models::*;
 use axum::{
@@ -95,29 +95,35 @@ pub async fn log_params(State(state): State<AppState>, Path(id): Path<String>, M
     Ok(empty())
 }
 
-/// `POST logged-models/search`: by experiment, ordered by name or time. Filters over
-/// logged models are not supported yet and are refused rather than ignored.
+/// `POST logged-models/search`: by experiment, with MLflow's logged-model filter
+/// (attributes, tags, params) and ordering by attribute.
 pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchLoggedModels>) -> Result<Json<SearchLoggedModelsResponse>> {
     if req.experiment_ids.is_empty() {
         return Err(ApiError::missing("experiment_ids"));
     }
     let experiment_ids = req.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<Result<Vec<_>>>()?;
-    if req.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
-        return Err(ApiError::new(ErrorCode::NotImplemented, "Filters in logged model search are not supported by ferroflow yet."));
-    }
+    let filter = search::parse_logged_model_filter(req.filter.as_deref().unwrap_or_default())?;
     let limit = validate::max_results(req.max_results, 50, MAX_RESULTS)?;
     let order_by = req
         .order_by
         .iter()
         .map(|o| {
             let name = o.field_name.as_deref().unwrap_or_default();
-            OrderField::parse(name)
+            LoggedModelAttribute::from_key(name)
                 .map(|f| (f, o.ascending.unwrap_or(true)))
                 .ok_or_else(|| ApiError::invalid(format!("Invalid order by field name: {name}")))
         })
         .collect::<Result<Vec<_>>>()?;
     let offset = super::page_offset(req.page_token.as_deref())?;
-    let (models, more) = store::search(&state.db, &experiment_ids, &order_by, offset, limit).await?;
+    let query = LoggedModelQuery {
+        experiment_ids: &experiment_ids,
+        filter: filter.as_ref(),
+        order_by: &order_by,
+        view: search::ViewType::ActiveOnly,
+        offset,
+        limit,
+    };
+    let (models, more) = store::search(&state.db, &query).await?;
     let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
     Ok(Json(SearchLoggedModelsResponse { models, next_page_token }))
 }

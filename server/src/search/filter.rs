@@ -1,6 +1,6 @@
 //! MLflow's filter grammar for `search_runs`, `search_experiments`,
-//! `search_registered_models` and `search_model_versions`, with `OR` and parentheses as
-//! extensions (MLflow refuses both).
+//! `search_registered_models`, `search_model_versions` and `search_logged_models`, with
+//! `OR` and parentheses as extensions (MLflow refuses both).
 //!
 //! ```text
 //! filter     := ws* [ or_expr ] ws* EOF
@@ -58,6 +58,8 @@ pub enum Field {
     Experiment(ExperimentAttribute),
     /// A column of a registered model or model version.
     Registry(RegistryAttribute),
+    /// A column of a logged model.
+    LoggedModel(LoggedModelAttribute),
 }
 
 /// Searchable run attributes.
@@ -101,6 +103,50 @@ pub enum RegistryAttribute {
     VersionNumber,
     CreationTimestamp,
     LastUpdatedTimestamp,
+}
+
+/// Searchable and orderable logged-model attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoggedModelAttribute {
+    Name,
+    ModelId,
+    ModelType,
+    Status,
+    SourceRunId,
+    CreationTimestamp,
+    LastUpdatedTimestamp,
+}
+
+impl LoggedModelAttribute {
+    /// The name used in filters and order_by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::ModelId => "model_id",
+            Self::ModelType => "model_type",
+            Self::Status => "status",
+            Self::SourceRunId => "source_run_id",
+            Self::CreationTimestamp => "creation_timestamp",
+            Self::LastUpdatedTimestamp => "last_updated_timestamp",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "name" => Self::Name,
+            "model_id" => Self::ModelId,
+            "model_type" => Self::ModelType,
+            "status" => Self::Status,
+            "source_run_id" => Self::SourceRunId,
+            "creation_timestamp" | "creation_time" => Self::CreationTimestamp,
+            "last_updated_timestamp" | "last_updated_time" => Self::LastUpdatedTimestamp,
+            _ => return None,
+        })
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::CreationTimestamp | Self::LastUpdatedTimestamp)
+    }
 }
 
 /// Comparators.
@@ -179,6 +225,7 @@ impl fmt::Display for Field {
             Field::Dataset(d) => write!(f, "datasets.{}", d.name()),
             Field::Experiment(e) => write!(f, "attributes.{}", e.name()),
             Field::Registry(r) => write!(f, "attributes.{}", r.name()),
+            Field::LoggedModel(a) => write!(f, "attributes.{}", a.name()),
         }
     }
 }
@@ -336,6 +383,12 @@ pub fn parse_registered_model_filter(filter: &str) -> Result<Option<Expr>, Filte
     Parser::new(filter, Scope::RegisteredModels).parse()
 }
 
+/// Parses a `search_logged_models` filter: its attributes, `tags.<key>` and
+/// `params.<key>`.
+pub fn parse_logged_model_filter(filter: &str) -> Result<Option<Expr>, FilterError> {
+    Parser::new(filter, Scope::LoggedModels).parse()
+}
+
 /// Parses a `search_model_versions` filter: `name`, `run_id`, `source_path`,
 /// `version_number` and `tags.<key>`.
 pub fn parse_model_version_filter(filter: &str) -> Result<Option<Expr>, FilterError> {
@@ -349,6 +402,7 @@ pub(crate) enum Scope {
     Experiments,
     RegisteredModels,
     ModelVersions,
+    LoggedModels,
 }
 
 const ALL_OPERATORS: &str = "a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)";
@@ -364,7 +418,11 @@ fn allowed_ops(field: &Field, scope: Scope) -> &'static [Op] {
     match field {
         Field::Metric(_) => NUMERIC_OPS,
         // Registry searches have no IS NULL on tags.
-        Field::Tag(_) if matches!(scope, Scope::RegisteredModels | Scope::ModelVersions) => STRING_OPS,
+        Field::Param(_) | Field::Tag(_)
+            if matches!(scope, Scope::RegisteredModels | Scope::ModelVersions | Scope::LoggedModels) =>
+        {
+            STRING_OPS
+        }
         Field::Param(_) | Field::Tag(_) => KEY_VALUE_OPS,
         Field::Attribute(a) if a.is_numeric() => NUMERIC_OPS,
         Field::Attribute(Attribute::RunId) => RUN_ID_OPS,
@@ -376,6 +434,8 @@ fn allowed_ops(field: &Field, scope: Scope) -> &'static [Op] {
         Field::Registry(RegistryAttribute::Name | RegistryAttribute::RunId) => RUN_ID_OPS,
         Field::Registry(RegistryAttribute::SourcePath) => STRING_OPS,
         Field::Registry(_) => NUMERIC_OPS,
+        Field::LoggedModel(a) if a.is_numeric() => NUMERIC_OPS,
+        Field::LoggedModel(_) => RUN_ID_OPS,
     }
 }
 
@@ -405,6 +465,7 @@ fn value_kind(field: &Field) -> ValueKind {
             | RegistryAttribute::CreationTimestamp
             | RegistryAttribute::LastUpdatedTimestamp,
         ) => ValueKind::Integer,
+        Field::LoggedModel(a) if a.is_numeric() => ValueKind::Integer,
         _ => ValueKind::String,
     }
 }
@@ -693,11 +754,13 @@ impl<'s> Parser<'s> {
         }
         match (self.scope, first.as_str()) {
             (Scope::Runs, "metrics" | "metric") => Ok(Field::Metric(key)),
-            (Scope::Runs, "params" | "param" | "parameters" | "parameter") => Ok(Field::Param(key)),
+            (Scope::Runs | Scope::LoggedModels, "params" | "param" | "parameters" | "parameter") => {
+                Ok(Field::Param(key))
+            }
             (_, "tags" | "tag") => Ok(Field::Tag(key)),
             (Scope::Runs, "attributes" | "attribute" | "attr" | "run")
             | (
-                Scope::Experiments | Scope::RegisteredModels | Scope::ModelVersions,
+                Scope::Experiments | Scope::RegisteredModels | Scope::ModelVersions | Scope::LoggedModels,
                 "attributes" | "attribute" | "attr",
             ) => self.attribute(&key, key_pos),
             (Scope::Runs, "datasets" | "dataset") => match DatasetField::from_key(&key) {
@@ -714,6 +777,10 @@ impl<'s> Parser<'s> {
                     snippet(&first)
                 ),
             )),
+            (Scope::LoggedModels, _) => Err(self.error_at(
+                start,
+                format!("expected an entity type (attributes, tags, params) but found {}", snippet(&first)),
+            )),
             (Scope::Experiments | Scope::RegisteredModels | Scope::ModelVersions, _) => Err(self.error_at(
                 start,
                 format!("expected an entity type (attributes, tags) but found {}", snippet(&first)),
@@ -728,6 +795,7 @@ impl<'s> Parser<'s> {
             Scope::RegisteredModels | Scope::ModelVersions => {
                 RegistryAttribute::from_key(key, self.scope).map(Field::Registry)
             }
+            Scope::LoggedModels => LoggedModelAttribute::from_key(key).map(Field::LoggedModel),
         };
         found.ok_or_else(|| {
             let valid = match self.scope {
@@ -736,6 +804,9 @@ impl<'s> Parser<'s> {
                 Scope::RegisteredModels => "name, last_updated_timestamp",
                 Scope::ModelVersions => {
                     "name, run_id, source_path, version_number, creation_timestamp, last_updated_timestamp"
+                }
+                Scope::LoggedModels => {
+                    "name, model_id, model_type, status, source_run_id, creation_timestamp, last_updated_timestamp"
                 }
             };
             self.error_at(at, format!("expected an attribute ({valid}) but found {}", snippet(key)))

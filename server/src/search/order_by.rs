@@ -109,6 +109,7 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
             Scope::Experiments => "name, experiment_id, creation_time or last_update_time",
             Scope::RegisteredModels => "name or last_updated_timestamp",
             Scope::ModelVersions => "name, version_number, creation_timestamp or last_updated_timestamp",
+            Scope::LoggedModels => "a logged model attribute",
         };
         return Err(p.error_at(start, format!("cannot order by {field}: expected {valid}")).into());
     }

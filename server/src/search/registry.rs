@@ -152,19 +152,23 @@ fn column(a: RegistryAttribute) -> SimpleExpr {
     }
 }
 
-/// The filter, plus the exclusion of prompts unless the filter asks for prompts.
+/// The filter, plus the exclusion of prompts unless the filter asks for them. As in
+/// MLflow, a filter that does not ask for prompts has its own tests of the prompt tag
+/// dropped (the client adds `tags.`mlflow.prompt.is_prompt` != 'true'` to every search)
+/// and the exclusion stands in for them.
 fn conditions(filter: Option<&Expr>, backend: Backend, over: Over) -> Condition {
+    let prompts = filter.is_some_and(asks_for_prompts);
     let mut cond = Cond::all();
     if let Some(f) = filter {
-        cond = cond.add(condition(f, backend, over));
+        cond = cond.add(condition(f, backend, over, prompts));
     }
-    if !filter.is_some_and(asks_for_prompts) {
+    if !prompts {
         let prompt = Comparison {
             field: Field::Tag(IS_PROMPT_TAG.to_owned()),
             op: Op::Eq,
             value: Value::String("true".to_owned()),
         };
-        cond = cond.add(comparison(&prompt, backend, over).not());
+        cond = cond.add(comparison(&prompt, backend, over, true).not());
     }
     cond
 }
@@ -180,16 +184,18 @@ fn asks_for_prompts(expr: &Expr) -> bool {
     }
 }
 
-fn condition(expr: &Expr, backend: Backend, over: Over) -> Condition {
+fn condition(expr: &Expr, backend: Backend, over: Over, prompts: bool) -> Condition {
     match expr {
-        Expr::Compare(c) => Cond::all().add(comparison(c, backend, over)),
-        Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| acc.add(condition(t, backend, over))),
-        Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| acc.add(condition(t, backend, over))),
+        Expr::Compare(c) => Cond::all().add(comparison(c, backend, over, prompts)),
+        Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| acc.add(condition(t, backend, over, prompts))),
+        Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| acc.add(condition(t, backend, over, prompts))),
     }
 }
 
-fn comparison(c: &Comparison, backend: Backend, over: Over) -> SimpleExpr {
+/// One test; `prompts` says whether tests of the prompt tag count (see `conditions`).
+fn comparison(c: &Comparison, backend: Backend, over: Over, prompts: bool) -> SimpleExpr {
     match &c.field {
+        Field::Tag(key) if key == IS_PROMPT_TAG && !prompts => Sql::val(1i64).eq(1i64),
         Field::Registry(a) => column_test(backend, column(*a), c.op, &c.value),
         Field::Tag(key) => {
             // "Has the tag, with a matching value": registered-model tags for models,
@@ -260,6 +266,11 @@ mod tests {
         let q = RegistryQuery { filter: f.as_ref(), ..q };
         let sql = registered_models_page(&q, Backend::Postgres).to_string(PostgresQueryBuilder);
         assert!(!sql.contains("NOT EXISTS"), "{sql}");
+        // What the client appends to every search is replaced by the exclusion.
+        let f = parse_registered_model_filter("name = 'a' AND tag.`mlflow.prompt.is_prompt` != 'true'").unwrap();
+        let q = RegistryQuery { filter: f.as_ref(), ..q };
+        let sql = registered_models_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
+        assert!(sql.contains("1 = 1") && sql.contains("NOT EXISTS"), "{sql}");
     }
 
     #[test]

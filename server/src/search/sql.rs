@@ -220,7 +220,7 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
             Field::Param(key) => order_by_value(&mut s, Params::Table.into_iden(), i, key, dir, plan.order_via),
             Field::Tag(key) => order_by_value(&mut s, Tags::Table.into_iden(), i, key, dir, plan.order_via),
             // The order_by parser admits only the fields above for runs.
-            Field::Dataset(_) | Field::Experiment(_) | Field::Registry(_) => {}
+            Field::Dataset(_) | Field::Experiment(_) | Field::Registry(_) | Field::LoggedModel(_) => {}
         }
     }
     if !start_time_ordered {
@@ -423,7 +423,7 @@ impl Compiler {
                 self.column_test(Sql::col((Experiments::Table, experiment_column(*a))).into(), c.op, &c.value)
             }
             // Registry filters compile in `search::registry`; the parser never gives them here.
-            Field::Registry(_) => never(),
+            Field::Registry(_) | Field::LoggedModel(_) => never(),
         }
     }
 

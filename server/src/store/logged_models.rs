@@ -3,6 +3,7 @@
 
 use crate::db::{Conn, Db};
 use crate::error::{ApiError, Result};
+use crate::search::{self, LoggedModelQuery};
 use crate::store::{IN_CHUNK, build, experiments, now_ms};
 use app::models::{KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, ModelInput, ModelOutput};
 use sea_query::{Alias, Expr, Order, Query};
@@ -212,56 +213,26 @@ pub async fn get(db: &Db, id: &str, allow_deleted: bool) -> Result<LoggedModel> 
     Ok(assemble(db, vec![model]).await?.pop().ok_or_else(|| not_found(id))?)
 }
 
-/// Orderable fields of a logged-model search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderField {
-    Name,
-    CreationTime,
-    LastUpdatedTime,
-}
-
-impl OrderField {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "name" => Self::Name,
-            "creation_timestamp" | "creation_time" | "creation_timestamp_ms" => Self::CreationTime,
-            "last_updated_timestamp" | "last_updated_time" | "last_updated_timestamp_ms" => Self::LastUpdatedTime,
-            _ => return None,
-        })
-    }
-
-    fn column(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::CreationTime => "creation_time",
-            Self::LastUpdatedTime => "last_updated_time",
+/// One page of a search, plus whether more follow.
+pub async fn search(db: &Db, query: &LoggedModelQuery<'_>) -> Result<(Vec<LoggedModel>, bool)> {
+    let probe = LoggedModelQuery { limit: query.limit + 1, ..query.clone() };
+    let (sql, values) = build(&search::logged_models_page(&probe, db.backend), db.backend);
+    let ids: Vec<String> = sqlx::query_scalar_with(&sql, values).fetch_all(&db.pool).await?;
+    let more = ids.len() as u64 > query.limit;
+    let ids = &ids[..ids.len().min(query.limit as usize)];
+    let mut by_id: HashMap<String, LoggedModel> = HashMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut q = Query::select();
+        q.columns(COLUMNS.map(Alias::new))
+            .from(Alias::new("logged_models"))
+            .and_where(Expr::col(Alias::new("model_id")).is_in(chunk.iter().cloned()));
+        let (sql, values) = build(&q, db.backend);
+        for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
+            let (model, _) = from_row(&row)?;
+            by_id.insert(model.info.model_id.clone(), model);
         }
     }
-}
-
-/// Active models of the experiments, newest first unless ordered otherwise; one page
-/// plus whether more follow.
-pub async fn search(
-    db: &Db,
-    experiment_ids: &[i64],
-    order_by: &[(OrderField, bool)],
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<LoggedModel>, bool)> {
-    let mut q = Query::select();
-    q.columns(COLUMNS.map(Alias::new))
-        .from(Alias::new("logged_models"))
-        .and_where(Expr::col(Alias::new("experiment_id")).is_in(experiment_ids.iter().copied()))
-        .and_where(Expr::col(Alias::new("lifecycle_stage")).eq("active"));
-    let order = if order_by.is_empty() { &[(OrderField::CreationTime, false)][..] } else { order_by };
-    for (field, ascending) in order {
-        q.order_by(Alias::new(field.column()), if *ascending { Order::Asc } else { Order::Desc });
-    }
-    q.order_by(Alias::new("model_id"), Order::Asc).limit(limit + 1).offset(offset.min(i64::MAX as u64));
-    let (sql, values) = build(&q, db.backend);
-    let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
-    let more = rows.len() as u64 > limit;
-    let models = rows.iter().take(limit as usize).map(|r| from_row(r).map(|(m, _)| m)).collect::<Result<Vec<_>>>()?;
+    let models = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     Ok((assemble(db, models).await?, more))
 }
 
