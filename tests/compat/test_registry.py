@@ -12,6 +12,9 @@ from compat_helpers import raises_mlflow
 from mlflow.entities.model_registry import ModelVersion
 from sklearn.linear_model import LogisticRegression
 
+# Stages are deprecated in the client (but still served); their warnings are noise here.
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
 
 @pytest.fixture(scope="module")
 def trained():

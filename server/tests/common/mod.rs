@@ -13,6 +13,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: ferroflow::db::Db,
+    /// The artifact destination; its parent is the test's temporary folder.
+    pub artifacts_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -53,7 +55,8 @@ pub async fn spawn(backend: &str) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, client: reqwest::Client::new(), db, _dir: dir }
+    let artifacts_dir = dir.path().join("artifacts");
+    TestApp { base, client: reqwest::Client::new(), db, artifacts_dir, _dir: dir }
 }
 
 impl TestApp {
@@ -100,6 +103,26 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body["run"].clone()
     }
+}
+
+/// Sends a request line exactly as given (no client-side normalisation of `..` or
+/// percent escapes, which URL libraries apply); returns the status and body.
+pub async fn raw(base: &str, method: &str, target: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }
 
 /// Asserts an MLflow error: status and error_code.
