@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test ferroflow has, installing what they need first:
 #   1. Rust unit and integration tests (a real SQLite file and a real PostgreSQL database)
-#   2. the mlflow-client compatibility suite against the built server, on SQLite and PostgreSQL
+#   2. the mlflow-client compatibility suite against the built server, on SQLite and PostgreSQL,
+#      and its artifact and registry tests again with artifacts in S3-compatible storage
+#      (moto's S3 server on loopback)
 #   3. the browser tests (Playwright driving Debian's chromium) against a seeded server
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,18 +27,29 @@ log "Building the site (server binary, WASM bundle, CSS)"
 cargo leptos build
 
 SERVER_PID=""
+MOTO_PID=""
 WORK=$(mktemp -d)
 stop_server() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   SERVER_PID=""
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+stop_moto() {
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  MOTO_PID=""
+}
+trap 'stop_server; stop_moto; rm -rf "$WORK"' EXIT
 
-# start_server STORE_URI: starts ferroflow on a free port, sets FERROFLOW_URL.
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server STORE_URI [ARTIFACTS_DESTINATION]: starts ferroflow on a free port, sets
+# FERROFLOW_URL. Artifacts go to a fresh folder unless a destination is given.
 start_server() {
   local port
-  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$ROOT/target/debug/ferroflow" server --port "$port" --backend-store-uri "$1" \
+    --artifacts-destination "${2:-$WORK/artifacts-$port}" \
     --site-root "$ROOT/target/site" >"$WORK/server-$port.log" 2>&1 &
   SERVER_PID=$!
   export FERROFLOW_URL="http://127.0.0.1:$port"
@@ -60,6 +73,21 @@ for store in "sqlite:///$WORK/compat.db" "$(fresh_postgres)"; do
   "$PY" -m pytest -p no:cacheprovider -q tests/compat
   stop_server
 done
+
+log "mlflow client artifact and registry tests with artifacts in S3 (moto)"
+MOTO_PORT=$(free_port)
+"$(dirname "$PY")/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+export AWS_ACCESS_KEY_ID=ferroflow AWS_SECRET_ACCESS_KEY=ferroflow AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+for _ in $(seq 1 100); do curl -s "$AWS_ENDPOINT_URL" >/dev/null && break; sleep 0.1; done
+"$PY" -c 'import boto3; boto3.client("s3").create_bucket(Bucket="ferroflow-test")'
+start_server "sqlite:///$WORK/compat-s3.db" "s3://ferroflow-test/artifacts"
+"$PY" -m pytest -p no:cacheprovider -q tests/compat/test_artifacts.py tests/compat/test_registry.py
+stop_server
+"$PY" -c 'import boto3; print("objects stored in S3:", boto3.client("s3").list_objects_v2(Bucket="ferroflow-test")["KeyCount"])'
+stop_moto
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL
 
 log "Browser tests"
 start_server "sqlite:///$WORK/e2e.db"
