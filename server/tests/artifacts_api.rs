@@ -22,7 +22,13 @@ fn proxy(app: &TestApp, path: &str) -> String {
 }
 
 async fn put(app: &TestApp, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let r = app.client.put(proxy(app, path)).body(body).send().await.unwrap();
+    let r = app
+        .client
+        .put(proxy(app, path))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -40,11 +46,22 @@ async fn list(app: &TestApp, path: &str) -> (u16, Value) {
 }
 
 async fn upload_list_download_and_delete(app: &TestApp) {
-    assert_eq!(put(app, "1/run/artifacts/a.txt", "hello").await, (200, json!({})));
+    assert_eq!(
+        put(app, "1/run/artifacts/a.txt", "hello").await,
+        (200, json!({}))
+    );
     assert_eq!(put(app, "1/run/artifacts/dir/b.json", "{}").await.0, 200);
-    assert_eq!(put(app, "1/run/artifacts/dir/sub/c.bin", vec![0u8; 3]).await.0, 200);
+    assert_eq!(
+        put(app, "1/run/artifacts/dir/sub/c.bin", vec![0u8; 3])
+            .await
+            .0,
+        200
+    );
     // Replacing a file is allowed.
-    assert_eq!(put(app, "1/run/artifacts/a.txt", "hello again").await.0, 200);
+    assert_eq!(
+        put(app, "1/run/artifacts/a.txt", "hello again").await.0,
+        200
+    );
 
     let (status, body) = list(app, "1/run/artifacts").await;
     assert_eq!(status, 200);
@@ -56,37 +73,88 @@ async fn upload_list_download_and_delete(app: &TestApp) {
         list(app, "1/run/artifacts/dir").await.1,
         json!({"files": [{"path": "b.json", "is_dir": false, "file_size": 2}, {"path": "sub", "is_dir": true}]})
     );
-    assert_eq!(list(app, "1/run/artifacts/nothing-here").await, (200, json!({})));
+    assert_eq!(
+        list(app, "1/run/artifacts/nothing-here").await,
+        (200, json!({}))
+    );
 
-    let r = app.client.get(proxy(app, "1/run/artifacts/a.txt")).send().await.unwrap();
+    let r = app
+        .client
+        .get(proxy(app, "1/run/artifacts/a.txt"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/plain");
-    assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"a.txt\"");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"a.txt\""
+    );
     assert_eq!(r.headers()["accept-ranges"], "bytes");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.text().await.unwrap(), "hello again");
-    let r = app.client.get(proxy(app, "1/run/artifacts/dir/sub/c.bin")).send().await.unwrap();
+    let r = app
+        .client
+        .get(proxy(app, "1/run/artifacts/dir/sub/c.bin"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "application/octet-stream");
 
     // Deleting a directory takes everything under it.
-    let r = app.client.delete(proxy(app, "1/run/artifacts/dir")).send().await.unwrap();
+    let r = app
+        .client
+        .delete(proxy(app, "1/run/artifacts/dir"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
         list(app, "1/run/artifacts").await.1,
         json!({"files": [{"path": "a.txt", "is_dir": false, "file_size": 11}]})
     );
-    let r = app.client.delete(proxy(app, "1/run/artifacts/a.txt")).send().await.unwrap();
+    let r = app
+        .client
+        .delete(proxy(app, "1/run/artifacts/a.txt"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(list(app, "1/run/artifacts").await.1, json!({}));
     // Deleting what is not there is no error, as in MLflow.
-    assert_eq!(app.client.delete(proxy(app, "1/run/artifacts/gone")).send().await.unwrap().status(), 200);
-    assert_eq!(app.client.get(proxy(app, "1/run/artifacts/a.txt")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.client
+            .delete(proxy(app, "1/run/artifacts/gone"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(proxy(app, "1/run/artifacts/a.txt"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 async fn ranged(app: &TestApp, path: &str, range: &str) -> (u16, Option<String>, Vec<u8>) {
-    let r = app.client.get(proxy(app, path)).header("range", range).send().await.unwrap();
+    let r = app
+        .client
+        .get(proxy(app, path))
+        .header("range", range)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
-    let content_range = r.headers().get("content-range").map(|v| v.to_str().unwrap().to_owned());
+    let content_range = r
+        .headers()
+        .get("content-range")
+        .map(|v| v.to_str().unwrap().to_owned());
     (status, content_range, r.bytes().await.unwrap().to_vec())
 }
 
@@ -95,18 +163,44 @@ async fn range_requests_answer_206_and_416(app: &TestApp) {
     put(app, "1/r/artifacts/data.bin", data.clone()).await;
     put(app, "1/r/artifacts/empty.txt", "").await;
     let p = "1/r/artifacts/data.bin";
-    assert_eq!(ranged(app, p, "bytes=0-9").await, (206, Some("bytes 0-9/1000".into()), data[0..10].to_vec()));
-    assert_eq!(ranged(app, p, "bytes=990-").await, (206, Some("bytes 990-999/1000".into()), data[990..].to_vec()));
-    assert_eq!(ranged(app, p, "bytes=-5").await, (206, Some("bytes 995-999/1000".into()), data[995..].to_vec()));
-    assert_eq!(ranged(app, p, "bytes=998-5000").await, (206, Some("bytes 998-999/1000".into()), data[998..].to_vec()));
-    assert_eq!(ranged(app, p, "bytes=1000-").await, (416, Some("bytes */1000".into()), Vec::new()));
+    assert_eq!(
+        ranged(app, p, "bytes=0-9").await,
+        (206, Some("bytes 0-9/1000".into()), data[0..10].to_vec())
+    );
+    assert_eq!(
+        ranged(app, p, "bytes=990-").await,
+        (206, Some("bytes 990-999/1000".into()), data[990..].to_vec())
+    );
+    assert_eq!(
+        ranged(app, p, "bytes=-5").await,
+        (206, Some("bytes 995-999/1000".into()), data[995..].to_vec())
+    );
+    assert_eq!(
+        ranged(app, p, "bytes=998-5000").await,
+        (206, Some("bytes 998-999/1000".into()), data[998..].to_vec())
+    );
+    assert_eq!(
+        ranged(app, p, "bytes=1000-").await,
+        (416, Some("bytes */1000".into()), Vec::new())
+    );
     assert_eq!(ranged(app, p, "bytes=5000-6000").await.0, 416);
-    assert_eq!(ranged(app, "1/r/artifacts/empty.txt", "bytes=0-").await.0, 416);
+    assert_eq!(
+        ranged(app, "1/r/artifacts/empty.txt", "bytes=0-").await.0,
+        416
+    );
     // Several ranges, or ones that do not parse, are answered with the whole file.
-    assert_eq!(ranged(app, p, "bytes=0-1,5-6").await, (200, None, data.clone()));
+    assert_eq!(
+        ranged(app, p, "bytes=0-1,5-6").await,
+        (200, None, data.clone())
+    );
     assert_eq!(ranged(app, p, "bytes=9-3").await, (200, None, data.clone()));
     assert_eq!(ranged(app, p, "lines=1-2").await, (200, None, data.clone()));
-    let r = app.client.get(proxy(app, "1/r/artifacts/empty.txt")).send().await.unwrap();
+    let r = app
+        .client
+        .get(proxy(app, "1/r/artifacts/empty.txt"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.unwrap().is_empty());
 }
@@ -117,7 +211,11 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(files_under(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out
@@ -148,19 +246,41 @@ async fn traversal_attempts_are_refused_and_write_nothing(app: &TestApp) {
         for method in ["PUT", "GET", "DELETE"] {
             let (status, body) = raw(&app.base, method, &format!("{prefix}/{target}"), b"x").await;
             // Some of these a router may refuse before the handler does; none may succeed.
-            assert!(status == 400 || status == 404, "{method} {target}: {status} {body}");
+            assert!(
+                status == 400 || status == 404,
+                "{method} {target}: {status} {body}"
+            );
             if status == 400 {
                 let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                assert_eq!(v["error_code"], "INVALID_PARAMETER_VALUE", "{method} {target}: {body}");
-                assert!(v["message"].as_str().unwrap().starts_with("Invalid path"), "{body}");
+                assert_eq!(
+                    v["error_code"], "INVALID_PARAMETER_VALUE",
+                    "{method} {target}: {body}"
+                );
+                assert!(
+                    v["message"].as_str().unwrap().starts_with("Invalid path"),
+                    "{body}"
+                );
             }
         }
     }
     // The listing takes its path from the query string.
-    for path in ["..", "../..", "1/../../x", "%2e%2e", "/etc", "a\\..\\..\\x", "a\0b", "C:\\x"] {
+    for path in [
+        "..",
+        "../..",
+        "1/../../x",
+        "%2e%2e",
+        "/etc",
+        "a\\..\\..\\x",
+        "a\0b",
+        "C:\\x",
+    ] {
         assert_error(&list(app, path).await, 400, "INVALID_PARAMETER_VALUE");
     }
-    assert_eq!(files_under(&outside), before, "something was written outside the artifact root");
+    assert_eq!(
+        files_under(&outside),
+        before,
+        "something was written outside the artifact root"
+    );
     assert!(files_under(&app.artifacts_dir).is_empty());
 }
 
@@ -168,7 +288,10 @@ async fn tracking_endpoints_resolve_run_roots(app: &TestApp) {
     let exp = app.experiment("arts").await;
     let run = app.run(&exp).await;
     let root = format!("{exp}/{run}/artifacts");
-    assert_eq!(app.get_run(&run).await["info"]["artifact_uri"], format!("mlflow-artifacts:/{root}"));
+    assert_eq!(
+        app.get_run(&run).await["info"]["artifact_uri"],
+        format!("mlflow-artifacts:/{root}")
+    );
     put(app, &format!("{root}/model/MLmodel"), "flavors: {}").await;
     put(app, &format!("{root}/notes.md"), "# hi").await;
 
@@ -179,66 +302,157 @@ async fn tracking_endpoints_resolve_run_roots(app: &TestApp) {
         body["files"],
         json!([{"path": "model", "is_dir": true}, {"path": "notes.md", "is_dir": false, "file_size": 4}])
     );
-    let (_, body) = app.get("artifacts/list", &[("run_id", &run), ("path", "model")]).await;
-    assert_eq!(body["files"], json!([{"path": "model/MLmodel", "is_dir": false, "file_size": 11}]));
-    assert_error(&app.get("artifacts/list", &[("run_id", &run), ("path", "../..")]).await, 400, "INVALID_PARAMETER_VALUE");
-    assert_error(&app.get("artifacts/list", &[("run_id", "0123456789abcdef0123456789abcdef")]).await, 404, "RESOURCE_DOES_NOT_EXIST");
-    assert_error(&app.get("artifacts/list", &[]).await, 400, "INVALID_PARAMETER_VALUE");
+    let (_, body) = app
+        .get("artifacts/list", &[("run_id", &run), ("path", "model")])
+        .await;
+    assert_eq!(
+        body["files"],
+        json!([{"path": "model/MLmodel", "is_dir": false, "file_size": 11}])
+    );
+    assert_error(
+        &app.get("artifacts/list", &[("run_id", &run), ("path", "../..")])
+            .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+    assert_error(
+        &app.get(
+            "artifacts/list",
+            &[("run_id", "0123456789abcdef0123456789abcdef")],
+        )
+        .await,
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    );
+    assert_error(
+        &app.get("artifacts/list", &[]).await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
 
     let get_artifact = |path: &str| {
-        app.client.get(format!("{}/get-artifact", app.base)).query(&[("run_id", run.as_str()), ("path", path)]).send()
+        app.client
+            .get(format!("{}/get-artifact", app.base))
+            .query(&[("run_id", run.as_str()), ("path", path)])
+            .send()
     };
     let r = get_artifact("model/MLmodel").await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"MLmodel\"");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"MLmodel\""
+    );
     assert_eq!(r.text().await.unwrap(), "flavors: {}");
-    assert_eq!(get_artifact("../../../etc/passwd").await.unwrap().status(), 400);
-    assert_eq!(get_artifact("model").await.unwrap().status(), 400, "a directory is not a file");
+    assert_eq!(
+        get_artifact("../../../etc/passwd").await.unwrap().status(),
+        400
+    );
+    assert_eq!(
+        get_artifact("model").await.unwrap().status(),
+        400,
+        "a directory is not a file"
+    );
 
     // An experiment whose location this server does not serve.
-    let (_, c) = app.post("experiments/create", json!({"name": "elsewhere", "artifact_location": "s3://b/p"})).await;
+    let (_, c) = app
+        .post(
+            "experiments/create",
+            json!({"name": "elsewhere", "artifact_location": "s3://b/p"}),
+        )
+        .await;
     let other = app.run(c["experiment_id"].as_str().unwrap()).await;
-    assert_error(&app.get("artifacts/list", &[("run_id", &other)]).await, 400, "INVALID_PARAMETER_VALUE");
+    assert_error(
+        &app.get("artifacts/list", &[("run_id", &other)]).await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
 }
 
 async fn uploads_are_not_bound_by_the_body_limit(app: &TestApp) {
     // Larger than the 32 MiB limit the JSON API has, and than one multipart part.
     let size = 40 * 1024 * 1024;
     let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    assert_eq!(put(app, "1/big/artifacts/big.bin", data.clone()).await.0, 200);
-    let r = app.client.get(proxy(app, "1/big/artifacts/big.bin")).send().await.unwrap();
+    assert_eq!(
+        put(app, "1/big/artifacts/big.bin", data.clone()).await.0,
+        200
+    );
+    let r = app
+        .client
+        .get(proxy(app, "1/big/artifacts/big.bin"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-length"], size.to_string().as_str());
-    assert!(r.bytes().await.unwrap() == data, "the download differs from the upload");
-    let (status, _, tail) = ranged(app, "1/big/artifacts/big.bin", &format!("bytes={}-", size - 3)).await;
+    assert!(
+        r.bytes().await.unwrap() == data,
+        "the download differs from the upload"
+    );
+    let (status, _, tail) = ranged(
+        app,
+        "1/big/artifacts/big.bin",
+        &format!("bytes={}-", size - 3),
+    )
+    .await;
     assert_eq!((status, tail), (206, data[size - 3..].to_vec()));
 }
 
 async fn missing_files_and_directories(app: &TestApp) {
-    let (status, body) = raw(&app.base, "GET", "/api/2.0/mlflow-artifacts/artifacts/1/none.txt", b"").await;
+    let (status, body) = raw(
+        &app.base,
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts/1/none.txt",
+        b"",
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
     put(app, "1/d/f.txt", "x").await;
-    let (status, body) = raw(&app.base, "GET", "/api/2.0/mlflow-artifacts/artifacts/1/d", b"").await;
+    let (status, body) = raw(
+        &app.base,
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts/1/d",
+        b"",
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("directory"), "{body}");
     // The ajax mirror serves the same.
-    let r = app.client.get(format!("{}/ajax-api/2.0/mlflow-artifacts/artifacts/1/d/f.txt", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!(
+            "{}/ajax-api/2.0/mlflow-artifacts/artifacts/1/d/f.txt",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "x");
 }
 
 async fn server_info_and_multipart(app: &TestApp) {
     for prefix in ["api", "ajax-api"] {
-        let r = app.client.get(format!("{}/{prefix}/3.0/mlflow/server-info", app.base)).send().await.unwrap();
+        let r = app
+            .client
+            .get(format!("{}/{prefix}/3.0/mlflow/server-info", app.base))
+            .send()
+            .await
+            .unwrap();
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["store_type"], "SqlStore");
         assert_eq!(body["multipart_uploads_enabled"], false);
     }
     let r = app
         .client
-        .post(format!("{}/api/2.0/mlflow-artifacts/mpu/create/1/x.bin", app.base))
+        .post(format!(
+            "{}/api/2.0/mlflow-artifacts/mpu/create/1/x.bin",
+            app.base
+        ))
         .json(&json!({"path": "x.bin", "num_parts": 2}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 501);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "NOT_IMPLEMENTED");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error_code"],
+        "NOT_IMPLEMENTED"
+    );
 }

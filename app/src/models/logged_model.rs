@@ -78,8 +78,12 @@ impl Serialize for LoggedModelStatus {
 impl<'de> Deserialize<'de> for LoggedModelStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = StringOrNumber::deserialize(d)?;
-        Self::parse(&raw.0)
-            .ok_or_else(|| serde::de::Error::custom(format!("Invalid value '{}' for the logged model status", raw.0)))
+        Self::parse(&raw.0).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "Invalid value '{}' for the logged model status",
+                raw.0
+            ))
+        })
     }
 }
 
@@ -151,7 +155,11 @@ pub struct SearchLoggedModelsResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelOutput {
     pub model_id: String,
-    #[serde(default, deserialize_with = "opt_i64::deserialize", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_i64::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub step: Option<i64>,
 }
 

@@ -185,7 +185,10 @@ pub struct TransitionStage {
     #[serde(deserialize_with = "opt_string::deserialize")]
     pub version: Option<String>,
     pub stage: Option<String>,
-    #[serde(alias = "archiveExistingVersions", deserialize_with = "opt_bool::deserialize")]
+    #[serde(
+        alias = "archiveExistingVersions",
+        deserialize_with = "opt_bool::deserialize"
+    )]
     pub archive_existing_versions: Option<bool>,
 }
 

@@ -10,7 +10,9 @@ use crate::artifacts::{ArtifactPath, Artifacts, Download};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::store::{registry, runs};
-use app::models::{ArtifactQuery, ErrorCode, FileInfo, ListArtifacts, ListArtifactsResponse, ModelVersionRequest};
+use app::models::{
+    ArtifactQuery, ErrorCode, FileInfo, ListArtifacts, ListArtifactsResponse, ModelVersionRequest,
+};
 use axum::{
     Json,
     body::Body,
@@ -26,32 +28,51 @@ fn parse(raw: &str) -> Result<ArtifactPath> {
 
 /// `PUT mlflow-artifacts/artifacts/<path>`: the raw body is the file. MLflow's handler
 /// answers `{}`; the client only reads the status.
-pub async fn upload(State(state): State<AppState>, Path(path): Path<String>, body: Body) -> Result<Json<serde_json::Value>> {
+pub async fn upload(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    body: Body,
+) -> Result<Json<serde_json::Value>> {
     let path = parse(&path)?;
     state.artifacts.put(&path, body.into_data_stream()).await?;
     Ok(empty())
 }
 
 /// `GET mlflow-artifacts/artifacts/<path>`: the file, honouring a `Range` header.
-pub async fn download(State(state): State<AppState>, Path(path): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn download(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     send(&state.artifacts, &parse(&path)?, &headers).await
 }
 
 /// `DELETE mlflow-artifacts/artifacts/<path>`: the file or the whole directory.
-pub async fn delete(State(state): State<AppState>, Path(path): Path<String>) -> Result<Json<serde_json::Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Json<serde_json::Value>> {
     let path = parse(&path)?;
     if path.is_root() {
-        return Err(ApiError::invalid("Invalid path '': refusing to delete the artifact root"));
+        return Err(ApiError::invalid(
+            "Invalid path '': refusing to delete the artifact root",
+        ));
     }
     state.artifacts.delete(&path).await?;
     Ok(empty())
 }
 
 /// `GET mlflow-artifacts/artifacts?path=<dir>`: entries by name (`{}` when empty).
-pub async fn list(State(state): State<AppState>, Mlflow(q): Mlflow<ArtifactQuery>) -> Result<Json<ListArtifactsResponse>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Mlflow(q): Mlflow<ArtifactQuery>,
+) -> Result<Json<ListArtifactsResponse>> {
     let dir = parse(q.path.as_deref().unwrap_or_default())?;
     let files = file_infos(&state.artifacts, &dir, None).await?;
-    Ok(Json(ListArtifactsResponse { root_uri: None, files }))
+    Ok(Json(ListArtifactsResponse {
+        root_uri: None,
+        files,
+    }))
 }
 
 /// `mpu/create|complete|abort`: MLflow answers this for stores without client-side
@@ -85,18 +106,32 @@ pub(super) fn served_root(uri: &str) -> Result<ArtifactPath> {
 }
 
 /// `GET artifacts/list?run_id=&path=`: a run's artifacts, paths relative to its root.
-pub async fn list_run(State(state): State<AppState>, Mlflow(q): Mlflow<ListArtifacts>) -> Result<Json<ListArtifactsResponse>> {
-    let run_id = q.run_id.as_deref().or(q.run_uuid.as_deref()).filter(|s| !s.is_empty());
+pub async fn list_run(
+    State(state): State<AppState>,
+    Mlflow(q): Mlflow<ListArtifacts>,
+) -> Result<Json<ListArtifactsResponse>> {
+    let run_id = q
+        .run_id
+        .as_deref()
+        .or(q.run_uuid.as_deref())
+        .filter(|s| !s.is_empty());
     let run_id = validate::required(run_id, "run_id")?;
     let rel = parse(q.path.as_deref().unwrap_or_default())?;
     let run = runs::get_row(&state.db, run_id).await?;
     let root = served_root(&run.info.artifact_uri)?;
     let files = file_infos(&state.artifacts, &root.join(&rel), Some(&rel)).await?;
-    Ok(Json(ListArtifactsResponse { root_uri: Some(run.info.artifact_uri), files }))
+    Ok(Json(ListArtifactsResponse {
+        root_uri: Some(run.info.artifact_uri),
+        files,
+    }))
 }
 
 /// Lists `dir`; names are prefixed with `relative_to` when given (the run listing).
-pub(super) async fn file_infos(artifacts: &Artifacts, dir: &ArtifactPath, relative_to: Option<&ArtifactPath>) -> Result<Vec<FileInfo>> {
+pub(super) async fn file_infos(
+    artifacts: &Artifacts,
+    dir: &ArtifactPath,
+    relative_to: Option<&ArtifactPath>,
+) -> Result<Vec<FileInfo>> {
     Ok(artifacts
         .list(dir)
         .await?
@@ -110,8 +145,16 @@ pub(super) async fn file_infos(artifacts: &Artifacts, dir: &ArtifactPath, relati
 }
 
 /// `GET /get-artifact?run_id=&path=`: one file of a run.
-pub async fn get_run_artifact(State(state): State<AppState>, headers: HeaderMap, Mlflow(q): Mlflow<ArtifactQuery>) -> Result<Response> {
-    let run_id = q.run_id.as_deref().or(q.run_uuid.as_deref()).filter(|s| !s.is_empty());
+pub async fn get_run_artifact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Mlflow(q): Mlflow<ArtifactQuery>,
+) -> Result<Response> {
+    let run_id = q
+        .run_id
+        .as_deref()
+        .or(q.run_uuid.as_deref())
+        .filter(|s| !s.is_empty());
     let run_id = validate::required(run_id, "run_id")?;
     let rel = parse(validate::required(q.path.as_deref(), "path")?)?;
     let run = runs::get_row(&state.db, run_id).await?;
@@ -126,7 +169,8 @@ pub async fn get_model_version_artifact(
     Mlflow(q): Mlflow<ModelVersionRequest>,
 ) -> Result<Response> {
     let name = validate::required(q.name.as_deref(), "name")?;
-    let version = registry::versions::parse_version(validate::required(q.version.as_deref(), "version")?)?;
+    let version =
+        registry::versions::parse_version(validate::required(q.version.as_deref(), "version")?)?;
     let rel = parse(validate::required(q.path.as_deref(), "path")?)?;
     let uri = registry::versions::download_uri(&state.db, name, version).await?;
     let root = served_root(&uri)?;
@@ -135,9 +179,15 @@ pub async fn get_model_version_artifact(
 
 /// Sends a file as an attachment (as MLflow does, so browsers never render it on this
 /// origin), streaming it, with a 206 for a satisfiable `Range` and 416 otherwise.
-pub async fn send(artifacts: &Artifacts, path: &ArtifactPath, headers: &HeaderMap) -> Result<Response> {
+pub async fn send(
+    artifacts: &Artifacts,
+    path: &ArtifactPath,
+    headers: &HeaderMap,
+) -> Result<Response> {
     if path.is_root() {
-        return Err(ApiError::invalid("Invalid path '': expected the path of a file"));
+        return Err(ApiError::invalid(
+            "Invalid path '': expected the path of a file",
+        ));
     }
     let size = artifacts.size(path).await?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -155,21 +205,39 @@ pub async fn send(artifacts: &Artifacts, path: &ArtifactPath, headers: &HeaderMa
     };
     // An empty file is read as no range at all (object stores refuse empty ranges).
     let partial = range.is_some();
-    let Download { size, range, body } = artifacts.get(path, size, range.filter(|r| !r.is_empty())).await?;
+    let Download { size, range, body } = artifacts
+        .get(path, size, range.filter(|r| !r.is_empty()))
+        .await?;
     let name = path.file_name().unwrap_or("artifact");
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_type(name)));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(mime_type(name)),
+    );
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(range.end - range.start),
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     if let Ok(v) = HeaderValue::from_str(&content_disposition(name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if partial {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-        let value = format!("bytes {}-{}/{size}", range.start, range.end.saturating_sub(1));
-        response.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).expect("ascii"));
+        let value = format!(
+            "bytes {}-{}/{size}",
+            range.start,
+            range.end.saturating_sub(1)
+        );
+        response.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).expect("ascii"),
+        );
     }
     Ok(response)
 }
@@ -184,16 +252,22 @@ enum RangeRequest {
 
 /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range against a file of `size` bytes.
 fn parse_range(raw: &str, size: u64) -> RangeRequest {
-    let Some(spec) = raw.trim().strip_prefix("bytes=") else { return RangeRequest::Ignore };
+    let Some(spec) = raw.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Ignore;
+    };
     if spec.contains(',') {
         return RangeRequest::Ignore;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return RangeRequest::Ignore };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Ignore;
+    };
     let (first, last) = (first.trim(), last.trim());
     let number = |s: &str| s.parse::<u64>().ok();
     let range = match (first.is_empty(), last.is_empty()) {
         (false, _) => {
-            let Some(start) = number(first) else { return RangeRequest::Ignore };
+            let Some(start) = number(first) else {
+                return RangeRequest::Ignore;
+            };
             let end = if last.is_empty() {
                 size
             } else {
@@ -208,7 +282,9 @@ fn parse_range(raw: &str, size: u64) -> RangeRequest {
             start..end
         }
         (true, false) => {
-            let Some(n) = number(last) else { return RangeRequest::Ignore };
+            let Some(n) = number(last) else {
+                return RangeRequest::Ignore;
+            };
             if n == 0 || size == 0 {
                 return RangeRequest::Unsatisfiable;
             }
@@ -223,8 +299,32 @@ fn parse_range(raw: &str, size: u64) -> RangeRequest {
 /// are text/plain, then the usual table, then octet-stream.
 fn mime_type(name: &str) -> &'static str {
     const TEXT: &[&str] = &[
-        "txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop", "hocon", "toml", "yaml", "yml",
-        "xml", "json", "js", "py", "py3", "csv", "tsv", "md", "rst", "ipynb", "MLmodel", "MLproject",
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "ipynb",
+        "MLmodel",
+        "MLproject",
     ];
     let extension = match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => ext,
@@ -233,20 +333,37 @@ fn mime_type(name: &str) -> &'static str {
     if TEXT.contains(&extension) {
         return "text/plain";
     }
-    mime_guess::from_path(name).first_raw().unwrap_or("application/octet-stream")
+    mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
 }
 
 /// `attachment; filename="..."`, with RFC 5987 `filename*` for names that are not
 /// plain ASCII.
 fn content_disposition(name: &str) -> String {
-    let plain: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let plain: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let plain = plain.replace(['"', '\\'], "_");
     if plain == name {
         return format!("attachment; filename=\"{plain}\"");
     }
     let encoded: String = name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
 }
@@ -283,8 +400,17 @@ mod tests {
 
     #[test]
     fn dispositions() {
-        assert_eq!(content_disposition("a.txt"), "attachment; filename=\"a.txt\"");
-        assert_eq!(content_disposition("é.txt"), "attachment; filename=\"_.txt\"; filename*=UTF-8''%C3%A9.txt");
-        assert_eq!(content_disposition("a\"b"), "attachment; filename=\"a_b\"; filename*=UTF-8''a%22b");
+        assert_eq!(
+            content_disposition("a.txt"),
+            "attachment; filename=\"a.txt\""
+        );
+        assert_eq!(
+            content_disposition("é.txt"),
+            "attachment; filename=\"_.txt\"; filename*=UTF-8''%C3%A9.txt"
+        );
+        assert_eq!(
+            content_disposition("a\"b"),
+            "attachment; filename=\"a_b\"; filename*=UTF-8''a%22b"
+        );
     }
 }

@@ -24,11 +24,19 @@ fn checked(pairs: &[KeyValue]) -> Result<()> {
 }
 
 async fn respond(state: &AppState, id: &str) -> Result<Json<LoggedModelResponse>> {
-    Ok(Json(LoggedModelResponse { model: store::get(&state.db, id, false).await? }))
+    Ok(Json(LoggedModelResponse {
+        model: store::get(&state.db, id, false).await?,
+    }))
 }
 
-pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateLoggedModel>) -> Result<Json<LoggedModelResponse>> {
-    let experiment_id = experiments::parse_id(validate::required(req.experiment_id.as_deref(), "experiment_id")?)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<CreateLoggedModel>,
+) -> Result<Json<LoggedModelResponse>> {
+    let experiment_id = experiments::parse_id(validate::required(
+        req.experiment_id.as_deref(),
+        "experiment_id",
+    )?)?;
     checked(&req.params)?;
     checked(&req.tags)?;
     let name = match req.name.filter(|n| !n.is_empty()) {
@@ -48,7 +56,10 @@ pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateLog
         tags: req.tags,
     };
     let id = new.model_id.clone();
-    write(&state.db, new, |conn, new| Box::pin(store::create(conn, new))).await?;
+    write(&state.db, new, |conn, new| {
+        Box::pin(store::create(conn, new))
+    })
+    .await?;
     respond(&state, &id).await
 }
 
@@ -58,50 +69,95 @@ pub struct GetQuery {
     allow_deleted: Option<String>,
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>, Mlflow(q): Mlflow<GetQuery>) -> Result<Json<LoggedModelResponse>> {
-    let allow_deleted = q.allow_deleted.is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    Ok(Json(LoggedModelResponse { model: store::get(&state.db, &id, allow_deleted).await? }))
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Mlflow(q): Mlflow<GetQuery>,
+) -> Result<Json<LoggedModelResponse>> {
+    let allow_deleted = q
+        .allow_deleted
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Json(LoggedModelResponse {
+        model: store::get(&state.db, &id, allow_deleted).await?,
+    }))
 }
 
 /// `PATCH logged-models/{id}`: sets the final status.
-pub async fn finalize(State(state): State<AppState>, Path(id): Path<String>, Mlflow(req): Mlflow<FinalizeLoggedModel>) -> Result<Json<LoggedModelResponse>> {
+pub async fn finalize(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Mlflow(req): Mlflow<FinalizeLoggedModel>,
+) -> Result<Json<LoggedModelResponse>> {
     let status = req.status.ok_or_else(|| ApiError::missing("status"))?;
-    write(&state.db, (id.clone(), status), |conn, (id, status)| Box::pin(store::finalize(conn, id, *status))).await?;
+    write(&state.db, (id.clone(), status), |conn, (id, status)| {
+        Box::pin(store::finalize(conn, id, *status))
+    })
+    .await?;
     respond(&state, &id).await
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, id))).await?;
     Ok(empty())
 }
 
 /// `PATCH logged-models/{id}/tags`.
-pub async fn set_tags(State(state): State<AppState>, Path(id): Path<String>, Mlflow(req): Mlflow<LoggedModelKeyValues>) -> Result<Json<serde_json::Value>> {
+pub async fn set_tags(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Mlflow(req): Mlflow<LoggedModelKeyValues>,
+) -> Result<Json<serde_json::Value>> {
     checked(&req.tags)?;
-    write(&state.db, (id, req.tags), |conn, (id, tags)| Box::pin(store::set_tags(conn, id, tags))).await?;
+    write(&state.db, (id, req.tags), |conn, (id, tags)| {
+        Box::pin(store::set_tags(conn, id, tags))
+    })
+    .await?;
     Ok(empty())
 }
 
 /// `DELETE logged-models/{id}/tags/{key}`.
-pub async fn delete_tag(State(state): State<AppState>, Path((id, key)): Path<(String, String)>) -> Result<Json<serde_json::Value>> {
-    write(&state.db, (id, key), |conn, (id, key)| Box::pin(store::delete_tag(conn, id, key))).await?;
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>> {
+    write(&state.db, (id, key), |conn, (id, key)| {
+        Box::pin(store::delete_tag(conn, id, key))
+    })
+    .await?;
     Ok(empty())
 }
 
 /// `POST logged-models/{id}/params`.
-pub async fn log_params(State(state): State<AppState>, Path(id): Path<String>, Mlflow(req): Mlflow<LoggedModelKeyValues>) -> Result<Json<serde_json::Value>> {
+pub async fn log_params(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Mlflow(req): Mlflow<LoggedModelKeyValues>,
+) -> Result<Json<serde_json::Value>> {
     checked(&req.params)?;
-    write(&state.db, (id, req.params), |conn, (id, params)| Box::pin(store::log_params(conn, id, params))).await?;
+    write(&state.db, (id, req.params), |conn, (id, params)| {
+        Box::pin(store::log_params(conn, id, params))
+    })
+    .await?;
     Ok(empty())
 }
 
 /// `POST logged-models/search`: by experiment, with MLflow's logged-model filter
 /// (attributes, tags, params) and ordering by attribute.
-pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchLoggedModels>) -> Result<Json<SearchLoggedModelsResponse>> {
+pub async fn search(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SearchLoggedModels>,
+) -> Result<Json<SearchLoggedModelsResponse>> {
     if req.experiment_ids.is_empty() {
         return Err(ApiError::missing("experiment_ids"));
     }
-    let experiment_ids = req.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<Result<Vec<_>>>()?;
+    let experiment_ids = req
+        .experiment_ids
+        .iter()
+        .map(|id| experiments::parse_id(id))
+        .collect::<Result<Vec<_>>>()?;
     let filter = search::parse_logged_model_filter(req.filter.as_deref().unwrap_or_default())?;
     let limit = validate::max_results(req.max_results, 50, MAX_RESULTS)?;
     let order_by = req
@@ -124,8 +180,16 @@ pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchLog
         limit,
     };
     let (models, more) = store::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
-    Ok(Json(SearchLoggedModelsResponse { models, next_page_token }))
+    let next_page_token = more.then(|| {
+        PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    });
+    Ok(Json(SearchLoggedModelsResponse {
+        models,
+        next_page_token,
+    }))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -137,24 +201,45 @@ pub struct ArtifactFileQuery {
 
 /// `GET logged-models/{id}/artifacts/directories?artifact_directory_path=`: a listing
 /// relative to the model's root.
-pub async fn list_artifacts(State(state): State<AppState>, Path(id): Path<String>, Mlflow(q): Mlflow<ArtifactFileQuery>) -> Result<Json<ListArtifactsResponse>> {
+pub async fn list_artifacts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Mlflow(q): Mlflow<ArtifactFileQuery>,
+) -> Result<Json<ListArtifactsResponse>> {
     let model = store::get(&state.db, &id, false).await?;
-    let rel = crate::artifacts::ArtifactPath::parse(q.artifact_directory_path.as_deref().unwrap_or_default())?;
+    let rel = crate::artifacts::ArtifactPath::parse(
+        q.artifact_directory_path.as_deref().unwrap_or_default(),
+    )?;
     let root = super::artifacts::served_root(&model.info.artifact_uri)?;
-    let files = super::artifacts::file_infos(&state.artifacts, &root.join(&rel), Some(&rel)).await?;
-    Ok(Json(ListArtifactsResponse { root_uri: Some(model.info.artifact_uri), files }))
+    let files =
+        super::artifacts::file_infos(&state.artifacts, &root.join(&rel), Some(&rel)).await?;
+    Ok(Json(ListArtifactsResponse {
+        root_uri: Some(model.info.artifact_uri),
+        files,
+    }))
 }
 
 /// `GET logged-models/{id}/artifacts/files?artifact_file_path=`: one file.
-pub async fn get_artifact(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Mlflow(q): Mlflow<ArtifactFileQuery>) -> Result<Response> {
+pub async fn get_artifact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Mlflow(q): Mlflow<ArtifactFileQuery>,
+) -> Result<Response> {
     let model = store::get(&state.db, &id, false).await?;
-    let rel = crate::artifacts::ArtifactPath::parse(validate::required(q.artifact_file_path.as_deref(), "artifact_file_path")?)?;
+    let rel = crate::artifacts::ArtifactPath::parse(validate::required(
+        q.artifact_file_path.as_deref(),
+        "artifact_file_path",
+    )?)?;
     let root = super::artifacts::served_root(&model.info.artifact_uri)?;
     super::artifacts::send(&state.artifacts, &root.join(&rel), &headers).await
 }
 
 /// `POST runs/outputs`: the models a run produced.
-pub async fn log_outputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogOutputs>) -> Result<Json<serde_json::Value>> {
+pub async fn log_outputs(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<LogOutputs>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     if req.models.iter().any(|m| m.model_id.is_empty()) {
         return Err(ApiError::missing("model_id"));

@@ -44,9 +44,14 @@ fn description(d: Option<String>) -> Result<Option<String>> {
 fn alias_of(raw: Option<&str>, setting: bool) -> Result<String> {
     let alias = raw.unwrap_or_default();
     if alias.is_empty() {
-        return Err(ApiError::invalid("Registered model alias name cannot be empty."));
+        return Err(ApiError::invalid(
+            "Registered model alias name cannot be empty.",
+        ));
     }
-    if !alias.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if !alias
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(ApiError::invalid(format!(
             "Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-)."
         )));
@@ -54,86 +59,156 @@ fn alias_of(raw: Option<&str>, setting: bool) -> Result<String> {
     validate::length(alias, MAX_ALIAS_LENGTH, "Registered model alias name")?;
     if setting {
         if alias.eq_ignore_ascii_case("latest") {
-            return Err(ApiError::invalid("'latest' alias name (case insensitive) is reserved."));
+            return Err(ApiError::invalid(
+                "'latest' alias name (case insensitive) is reserved.",
+            ));
         }
         let digits = &alias[1..];
-        if alias.starts_with(['v', 'V']) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(ApiError::invalid(format!("Version alias name '{alias}' is reserved.")));
+        if alias.starts_with(['v', 'V'])
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(ApiError::invalid(format!(
+                "Version alias name '{alias}' is reserved."
+            )));
         }
     }
     Ok(alias.to_owned())
 }
 
 async fn model_response(state: &AppState, name: &str) -> Result<Json<RegisteredModelResponse>> {
-    Ok(Json(RegisteredModelResponse { registered_model: models::get(&state.db, name).await? }))
+    Ok(Json(RegisteredModelResponse {
+        registered_model: models::get(&state.db, name).await?,
+    }))
 }
 
-async fn version_response(state: &AppState, name: &str, version: i64) -> Result<Json<ModelVersionResponse>> {
-    Ok(Json(ModelVersionResponse { model_version: versions::get(&state.db, name, version).await? }))
+async fn version_response(
+    state: &AppState,
+    name: &str,
+    version: i64,
+) -> Result<Json<ModelVersionResponse>> {
+    Ok(Json(ModelVersionResponse {
+        model_version: versions::get(&state.db, name, version).await?,
+    }))
 }
 
-pub async fn create_model(State(state): State<AppState>, Mlflow(req): Mlflow<CreateRegisteredModel>) -> Result<Json<RegisteredModelResponse>> {
+pub async fn create_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<CreateRegisteredModel>,
+) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
     let tags = checked_tags(req.tags)?;
     let description = description(req.description)?;
-    write(&state.db, (name.clone(), description, tags), |conn, (name, description, tags)| {
-        Box::pin(models::create(conn, name, description.as_deref(), tags))
-    })
+    write(
+        &state.db,
+        (name.clone(), description, tags),
+        |conn, (name, description, tags)| {
+            Box::pin(models::create(conn, name, description.as_deref(), tags))
+        },
+    )
     .await?;
     model_response(&state, &name).await
 }
 
-pub async fn get_model(State(state): State<AppState>, Mlflow(req): Mlflow<RegisteredModelName>) -> Result<Json<RegisteredModelResponse>> {
+pub async fn get_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RegisteredModelName>,
+) -> Result<Json<RegisteredModelResponse>> {
     model_response(&state, &name_of(req.name.as_deref())?).await
 }
 
-pub async fn rename_model(State(state): State<AppState>, Mlflow(req): Mlflow<RenameRegisteredModel>) -> Result<Json<RegisteredModelResponse>> {
+pub async fn rename_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RenameRegisteredModel>,
+) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
     let new_name = registry::validate_name(req.new_name.as_deref(), "new_name")?;
-    write(&state.db, (name, new_name.clone()), |conn, (name, new_name)| {
-        Box::pin(models::rename(conn, name, new_name))
-    })
+    write(
+        &state.db,
+        (name, new_name.clone()),
+        |conn, (name, new_name)| Box::pin(models::rename(conn, name, new_name)),
+    )
     .await?;
     model_response(&state, &new_name).await
 }
 
-pub async fn update_model(State(state): State<AppState>, Mlflow(req): Mlflow<UpdateRegisteredModel>) -> Result<Json<RegisteredModelResponse>> {
+pub async fn update_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<UpdateRegisteredModel>,
+) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
     let description = description(req.description)?;
-    write(&state.db, (name.clone(), description), |conn, (name, description)| {
-        Box::pin(models::update(conn, name, description.as_deref()))
-    })
+    write(
+        &state.db,
+        (name.clone(), description),
+        |conn, (name, description)| Box::pin(models::update(conn, name, description.as_deref())),
+    )
     .await?;
     model_response(&state, &name).await
 }
 
-pub async fn delete_model(State(state): State<AppState>, Mlflow(req): Mlflow<RegisteredModelName>) -> Result<Json<serde_json::Value>> {
+pub async fn delete_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RegisteredModelName>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
-    write(&state.db, name, |conn, name| Box::pin(models::delete(conn, name))).await?;
+    write(&state.db, name, |conn, name| {
+        Box::pin(models::delete(conn, name))
+    })
+    .await?;
     Ok(empty())
 }
 
-pub async fn search_models(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRegistry>) -> Result<Json<SearchRegisteredModelsResponse>> {
+pub async fn search_models(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SearchRegistry>,
+) -> Result<Json<SearchRegisteredModelsResponse>> {
     let limit = validate::max_results(req.max_results, 100, MAX_RESULTS_MODELS)?;
     let filter = search::parse_registered_model_filter(req.filter.as_deref().unwrap_or_default())?;
     let order_by = search::parse_registered_model_order_by(&req.order_by)?;
     let offset = super::page_offset(req.page_token.as_deref())?;
-    let query = RegistryQuery { filter: filter.as_ref(), order_by: &order_by, offset, limit };
+    let query = RegistryQuery {
+        filter: filter.as_ref(),
+        order_by: &order_by,
+        offset,
+        limit,
+    };
     let (registered_models, more) = models::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
-    Ok(Json(SearchRegisteredModelsResponse { registered_models, next_page_token }))
+    let next_page_token = more.then(|| {
+        PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    });
+    Ok(Json(SearchRegisteredModelsResponse {
+        registered_models,
+        next_page_token,
+    }))
 }
 
-pub async fn latest_versions(State(state): State<AppState>, Mlflow(req): Mlflow<GetLatestVersions>) -> Result<Json<ModelVersionsResponse>> {
+pub async fn latest_versions(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<GetLatestVersions>,
+) -> Result<Json<ModelVersionsResponse>> {
     let name = name_of(req.name.as_deref())?;
     let model_versions = versions::latest(&state.db, &name, &req.stages).await?;
-    Ok(Json(ModelVersionsResponse { model_versions, next_page_token: None }))
+    Ok(Json(ModelVersionsResponse {
+        model_versions,
+        next_page_token: None,
+    }))
 }
 
-pub async fn set_model_tag(State(state): State<AppState>, Mlflow(req): Mlflow<RegisteredModelTag>) -> Result<Json<serde_json::Value>> {
+pub async fn set_model_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RegisteredModelTag>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
-    let tag = checked_tags(vec![KeyValue { key, value: req.value.unwrap_or_default() }])?.remove(0);
+    let tag = checked_tags(vec![KeyValue {
+        key,
+        value: req.value.unwrap_or_default(),
+    }])?
+    .remove(0);
     write(&state.db, (name, tag), |conn, (name, tag)| {
         Box::pin(async move {
             let id = models::id_in(conn, name).await?;
@@ -144,7 +219,10 @@ pub async fn set_model_tag(State(state): State<AppState>, Mlflow(req): Mlflow<Re
     Ok(empty())
 }
 
-pub async fn delete_model_tag(State(state): State<AppState>, Mlflow(req): Mlflow<RegisteredModelTag>) -> Result<Json<serde_json::Value>> {
+pub async fn delete_model_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RegisteredModelTag>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
@@ -158,32 +236,50 @@ pub async fn delete_model_tag(State(state): State<AppState>, Mlflow(req): Mlflow
     Ok(empty())
 }
 
-pub async fn set_alias(State(state): State<AppState>, Mlflow(req): Mlflow<ModelAlias>) -> Result<Json<serde_json::Value>> {
+pub async fn set_alias(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelAlias>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
     let alias = alias_of(req.alias.as_deref(), true)?;
     let version = version_of(req.version.as_deref())?;
-    write(&state.db, (name, alias, version), |conn, (name, alias, version)| {
-        Box::pin(models::set_alias(conn, name, alias, *version))
+    write(
+        &state.db,
+        (name, alias, version),
+        |conn, (name, alias, version)| Box::pin(models::set_alias(conn, name, alias, *version)),
+    )
+    .await?;
+    Ok(empty())
+}
+
+pub async fn delete_alias(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelAlias>,
+) -> Result<Json<serde_json::Value>> {
+    let name = name_of(req.name.as_deref())?;
+    let alias = alias_of(req.alias.as_deref(), false)?;
+    write(&state.db, (name, alias), |conn, (name, alias)| {
+        Box::pin(models::delete_alias(conn, name, alias))
     })
     .await?;
     Ok(empty())
 }
 
-pub async fn delete_alias(State(state): State<AppState>, Mlflow(req): Mlflow<ModelAlias>) -> Result<Json<serde_json::Value>> {
-    let name = name_of(req.name.as_deref())?;
-    let alias = alias_of(req.alias.as_deref(), false)?;
-    write(&state.db, (name, alias), |conn, (name, alias)| Box::pin(models::delete_alias(conn, name, alias))).await?;
-    Ok(empty())
-}
-
 /// `GET registered-models/alias`; `latest` means the highest version, as in MLflow.
-pub async fn get_by_alias(State(state): State<AppState>, Mlflow(req): Mlflow<ModelAlias>) -> Result<Json<ModelVersionResponse>> {
+pub async fn get_by_alias(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelAlias>,
+) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
     let alias = alias_of(req.alias.as_deref(), false)?;
     if alias.eq_ignore_ascii_case("latest") {
-        let newest = versions::latest(&state.db, &name, &[]).await?.into_iter().max_by_key(|v| v.version.parse::<i64>().unwrap_or(0));
-        let model_version = newest
-            .ok_or_else(|| ApiError::not_found(format!("Latest version not found for model {name}.")))?;
+        let newest = versions::latest(&state.db, &name, &[])
+            .await?
+            .into_iter()
+            .max_by_key(|v| v.version.parse::<i64>().unwrap_or(0));
+        let model_version = newest.ok_or_else(|| {
+            ApiError::not_found(format!("Latest version not found for model {name}."))
+        })?;
         return Ok(Json(ModelVersionResponse { model_version }));
     }
     let version = models::alias_version(&state.db, &name, &alias).await?;
@@ -195,7 +291,12 @@ pub async fn get_by_alias(State(state): State<AppState>, Mlflow(req): Mlflow<Mod
 /// location, `models:/name/version` that version's, `runs:/<run_id>/path` lies under
 /// the run's artifacts (and must name the request's run), a served location must lie
 /// under the run's or the model's root, and local paths are refused.
-async fn storage_location(state: &AppState, source: &str, run_id: Option<&str>, model_id: Option<&str>) -> Result<String> {
+async fn storage_location(
+    state: &AppState,
+    source: &str,
+    run_id: Option<&str>,
+    model_id: Option<&str>,
+) -> Result<String> {
     let invalid = |what: &str| {
         ApiError::invalid(format!(
             "Invalid model version source: '{source}'. The {what} request parameter must identify the resource \
@@ -203,7 +304,10 @@ async fn storage_location(state: &AppState, source: &str, run_id: Option<&str>, 
         ))
     };
     let lower = source.to_ascii_lowercase();
-    let is_local = source.starts_with('/') || source.starts_with('.') || lower.starts_with("file:") || !source.contains(':');
+    let is_local = source.starts_with('/')
+        || source.starts_with('.')
+        || lower.starts_with("file:")
+        || !source.contains(':');
     if is_local {
         return Err(ApiError::invalid(format!(
             "Invalid model version source: '{source}'. Local paths are not accepted as a model version source by \
@@ -211,9 +315,13 @@ async fn storage_location(state: &AppState, source: &str, run_id: Option<&str>, 
         )));
     }
     // No `..` anywhere, however encoded.
-    let decoded = (0..8).try_fold(source.to_owned(), |s, _| crate::artifacts::path::percent_decode(&s).ok_or(()));
+    let decoded = (0..8).try_fold(source.to_owned(), |s, _| {
+        crate::artifacts::path::percent_decode(&s).ok_or(())
+    });
     if decoded.map_or(true, |d| d.split(['/', '\\']).any(|seg| seg == "..")) {
-        return Err(ApiError::invalid(format!("Invalid model version source: '{source}'. Relative paths are not allowed.")));
+        return Err(ApiError::invalid(format!(
+            "Invalid model version source: '{source}'. Relative paths are not allowed."
+        )));
     }
     if let Some(rest) = source.strip_prefix("models:/") {
         let rest = rest.trim_start_matches('/');
@@ -221,7 +329,11 @@ async fn storage_location(state: &AppState, source: &str, run_id: Option<&str>, 
             if model_id.is_some_and(|m| m != rest) {
                 return Err(invalid("model_id"));
             }
-            return Ok(logged_models::get(&state.db, rest, false).await.map_err(|_| invalid("model_id"))?.info.artifact_uri);
+            return Ok(logged_models::get(&state.db, rest, false)
+                .await
+                .map_err(|_| invalid("model_id"))?
+                .info
+                .artifact_uri);
         }
         let (name, version) = rest.split_once('/').ok_or_else(|| invalid("model_id"))?;
         let version = versions::parse_version(version)?;
@@ -232,33 +344,63 @@ async fn storage_location(state: &AppState, source: &str, run_id: Option<&str>, 
         if run_id != Some(source_run) {
             return Err(invalid("run_id"));
         }
-        let run = runs::get_row(&state.db, source_run).await.map_err(|_| invalid("run_id"))?;
+        let run = runs::get_row(&state.db, source_run)
+            .await
+            .map_err(|_| invalid("run_id"))?;
         let path = ArtifactPath::parse(path)?;
-        return Ok(if path.is_root() { run.info.artifact_uri } else { format!("{}/{path}", run.info.artifact_uri) });
+        return Ok(if path.is_root() {
+            run.info.artifact_uri
+        } else {
+            format!("{}/{path}", run.info.artifact_uri)
+        });
     }
     if let Some(path) = ArtifactPath::of_served_uri(source) {
         let path = path?;
-        let within = |root: &str| ArtifactPath::of_served_uri(root).and_then(|r| r.ok()).is_some_and(|r| path.segments().starts_with(r.segments()) && !r.is_root());
+        let within = |root: &str| {
+            ArtifactPath::of_served_uri(root)
+                .and_then(|r| r.ok())
+                .is_some_and(|r| path.segments().starts_with(r.segments()) && !r.is_root())
+        };
         let ok = match (model_id, run_id) {
-            (Some(m), _) => logged_models::get(&state.db, m, false).await.is_ok_and(|lm| within(&lm.info.artifact_uri)),
-            (None, Some(r)) => runs::get_row(&state.db, r).await.is_ok_and(|run| within(&run.info.artifact_uri)),
+            (Some(m), _) => logged_models::get(&state.db, m, false)
+                .await
+                .is_ok_and(|lm| within(&lm.info.artifact_uri)),
+            (None, Some(r)) => runs::get_row(&state.db, r)
+                .await
+                .is_ok_and(|run| within(&run.info.artifact_uri)),
             (None, None) => false,
         };
-        return if ok { Ok(source.to_owned()) } else { Err(invalid(if model_id.is_some() { "model_id" } else { "run_id" })) };
+        return if ok {
+            Ok(source.to_owned())
+        } else {
+            Err(invalid(if model_id.is_some() {
+                "model_id"
+            } else {
+                "run_id"
+            }))
+        };
     }
     Ok(source.to_owned())
 }
 
-pub async fn create_version(State(state): State<AppState>, Mlflow(req): Mlflow<CreateModelVersion>) -> Result<Json<ModelVersionResponse>> {
+pub async fn create_version(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<CreateModelVersion>,
+) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
     let source = validate::required(req.source.as_deref(), "source")?.to_owned();
     let tags = checked_tags(req.tags)?;
     let description = description(req.description)?;
     let model_id = req.model_id.filter(|m| !m.is_empty());
     let mut run_id = req.run_id.filter(|r| !r.is_empty());
-    let storage_location = storage_location(&state, &source, run_id.as_deref(), model_id.as_deref()).await?;
+    let storage_location =
+        storage_location(&state, &source, run_id.as_deref(), model_id.as_deref()).await?;
     // A logged model names its source run, as MLflow fills it in.
-    let logged = match model_id.as_deref().or_else(|| source.strip_prefix("models:/").filter(|s| s.starts_with("m-"))) {
+    let logged = match model_id.as_deref().or_else(|| {
+        source
+            .strip_prefix("models:/")
+            .filter(|s| s.starts_with("m-"))
+    }) {
         Some(m) => Some(logged_models::get(&state.db, m, false).await?),
         None => None,
     };
@@ -288,29 +430,49 @@ pub async fn create_version(State(state): State<AppState>, Mlflow(req): Mlflow<C
     version_response(&state, &name, version).await
 }
 
-pub async fn get_version(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<ModelVersionResponse>> {
+pub async fn get_version(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
     let version = version_of(req.version.as_deref())?;
     version_response(&state, &name, version).await
 }
 
-pub async fn update_version(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<ModelVersionResponse>> {
+pub async fn update_version(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
     let version = version_of(req.version.as_deref())?;
     let description = description(req.description)?;
-    write(&state.db, (name.clone(), version, description), |conn, (name, version, description)| {
-        Box::pin(versions::update(conn, name, *version, description.as_deref()))
-    })
+    write(
+        &state.db,
+        (name.clone(), version, description),
+        |conn, (name, version, description)| {
+            Box::pin(versions::update(
+                conn,
+                name,
+                *version,
+                description.as_deref(),
+            ))
+        },
+    )
     .await?;
     version_response(&state, &name, version).await
 }
 
-pub async fn transition_stage(State(state): State<AppState>, Mlflow(req): Mlflow<TransitionStage>) -> Result<Json<ModelVersionResponse>> {
+pub async fn transition_stage(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<TransitionStage>,
+) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
     let version = version_of(req.version.as_deref())?;
     let raw_stage = validate::required(req.stage.as_deref(), "stage")?;
     let stage = versions::canonical_stage(raw_stage)?;
-    let archive = req.archive_existing_versions.ok_or_else(|| ApiError::missing("archive_existing_versions"))?;
+    let archive = req
+        .archive_existing_versions
+        .ok_or_else(|| ApiError::missing("archive_existing_versions"))?;
     if archive && !matches!(stage, "Staging" | "Production") {
         // MLflow raises this without a code, so it is an INTERNAL_ERROR (500) there too.
         return Err(ApiError::internal(format!(
@@ -318,57 +480,106 @@ pub async fn transition_stage(State(state): State<AppState>, Mlflow(req): Mlflow
              Active stage. Valid stages are ['Staging', 'Production']"
         )));
     }
-    write(&state.db, (name.clone(), version, stage, archive), |conn, (name, version, stage, archive)| {
-        Box::pin(versions::transition(conn, name, *version, stage, *archive))
-    })
+    write(
+        &state.db,
+        (name.clone(), version, stage, archive),
+        |conn, (name, version, stage, archive)| {
+            Box::pin(versions::transition(conn, name, *version, stage, *archive))
+        },
+    )
     .await?;
     version_response(&state, &name, version).await
 }
 
-pub async fn delete_version(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn delete_version(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
     let version = version_of(req.version.as_deref())?;
-    write(&state.db, (name, version), |conn, (name, version)| Box::pin(versions::delete(conn, name, *version))).await?;
-    Ok(empty())
-}
-
-pub async fn download_uri(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<DownloadUriResponse>> {
-    let name = name_of(req.name.as_deref())?;
-    let version = version_of(req.version.as_deref())?;
-    Ok(Json(DownloadUriResponse { artifact_uri: versions::download_uri(&state.db, &name, version).await? }))
-}
-
-pub async fn search_versions(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRegistry>) -> Result<Json<ModelVersionsResponse>> {
-    let limit = validate::max_results(req.max_results, MAX_RESULTS_VERSIONS, MAX_RESULTS_VERSIONS)?;
-    let filter = search::parse_model_version_filter(req.filter.as_deref().unwrap_or_default())?;
-    let order_by = search::parse_model_version_order_by(&req.order_by)?;
-    let offset = super::page_offset(req.page_token.as_deref())?;
-    let query = RegistryQuery { filter: filter.as_ref(), order_by: &order_by, offset, limit };
-    let (model_versions, more) = versions::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
-    Ok(Json(ModelVersionsResponse { model_versions, next_page_token }))
-}
-
-pub async fn set_version_tag(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<serde_json::Value>> {
-    let name = name_of(req.name.as_deref())?;
-    let version = version_of(req.version.as_deref())?;
-    let key = validate::required(req.key.as_deref(), "key")?.to_owned();
-    let tag = checked_tags(vec![KeyValue { key, value: req.value.unwrap_or_default() }])?.remove(0);
-    write(&state.db, (name, version, tag), |conn, (name, version, tag)| {
-        Box::pin(versions::set_tag(conn, name, *version, &tag.key, &tag.value))
+    write(&state.db, (name, version), |conn, (name, version)| {
+        Box::pin(versions::delete(conn, name, *version))
     })
     .await?;
     Ok(empty())
 }
 
-pub async fn delete_version_tag(State(state): State<AppState>, Mlflow(req): Mlflow<ModelVersionRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn download_uri(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<DownloadUriResponse>> {
+    let name = name_of(req.name.as_deref())?;
+    let version = version_of(req.version.as_deref())?;
+    Ok(Json(DownloadUriResponse {
+        artifact_uri: versions::download_uri(&state.db, &name, version).await?,
+    }))
+}
+
+pub async fn search_versions(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SearchRegistry>,
+) -> Result<Json<ModelVersionsResponse>> {
+    let limit = validate::max_results(req.max_results, MAX_RESULTS_VERSIONS, MAX_RESULTS_VERSIONS)?;
+    let filter = search::parse_model_version_filter(req.filter.as_deref().unwrap_or_default())?;
+    let order_by = search::parse_model_version_order_by(&req.order_by)?;
+    let offset = super::page_offset(req.page_token.as_deref())?;
+    let query = RegistryQuery {
+        filter: filter.as_ref(),
+        order_by: &order_by,
+        offset,
+        limit,
+    };
+    let (model_versions, more) = versions::search(&state.db, &query).await?;
+    let next_page_token = more.then(|| {
+        PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    });
+    Ok(Json(ModelVersionsResponse {
+        model_versions,
+        next_page_token,
+    }))
+}
+
+pub async fn set_version_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<serde_json::Value>> {
+    let name = name_of(req.name.as_deref())?;
+    let version = version_of(req.version.as_deref())?;
+    let key = validate::required(req.key.as_deref(), "key")?.to_owned();
+    let tag = checked_tags(vec![KeyValue {
+        key,
+        value: req.value.unwrap_or_default(),
+    }])?
+    .remove(0);
+    write(
+        &state.db,
+        (name, version, tag),
+        |conn, (name, version, tag)| {
+            Box::pin(versions::set_tag(
+                conn, name, *version, &tag.key, &tag.value,
+            ))
+        },
+    )
+    .await?;
+    Ok(empty())
+}
+
+pub async fn delete_version_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ModelVersionRequest>,
+) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
     let version = version_of(req.version.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
-    write(&state.db, (name, version, key), |conn, (name, version, key)| {
-        Box::pin(versions::delete_tag(conn, name, *version, key))
-    })
+    write(
+        &state.db,
+        (name, version, key),
+        |conn, (name, version, key)| Box::pin(versions::delete_tag(conn, name, *version, key)),
+    )
     .await?;
     Ok(empty())
 }

@@ -23,7 +23,8 @@ impl ArtifactPath {
     /// backslash, a NUL or other control character, a `#`, or starts like a URI or a
     /// drive (`file:`, `C:`). Empty and `.` segments are dropped.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let refuse = |why: &str| ApiError::invalid(format!("Invalid path '{}': {why}", raw.escape_debug()));
+        let refuse =
+            |why: &str| ApiError::invalid(format!("Invalid path '{}': {why}", raw.escape_debug()));
         let mut path = raw.to_owned();
         for _ in 0..8 {
             match percent_decode(&path) {
@@ -36,7 +37,9 @@ impl ArtifactPath {
             return Err(refuse("control characters (such as NUL) are not allowed"));
         }
         if path.contains('\\') {
-            return Err(refuse("backslashes are not allowed; separate directories with '/'"));
+            return Err(refuse(
+                "backslashes are not allowed; separate directories with '/'",
+            ));
         }
         if path.contains('#') {
             return Err(refuse("'#' is not allowed"));
@@ -51,7 +54,13 @@ impl ArtifactPath {
         if segments.contains(&"..") {
             return Err(refuse("'..' is not allowed"));
         }
-        Ok(Self(segments.into_iter().filter(|s| !s.is_empty() && *s != ".").map(str::to_owned).collect()))
+        Ok(Self(
+            segments
+                .into_iter()
+                .filter(|s| !s.is_empty() && *s != ".")
+                .map(str::to_owned)
+                .collect(),
+        ))
     }
 
     /// The served path of a `mlflow-artifacts:` location (`mlflow-artifacts:/1/abc/artifacts`,
@@ -60,7 +69,9 @@ impl ArtifactPath {
     pub fn of_served_uri(uri: &str) -> Option<Result<Self, ApiError>> {
         let rest = uri.strip_prefix(SERVED_SCHEME)?;
         let rest = match rest.strip_prefix("//") {
-            Some(with_authority) => with_authority.find('/').map_or("", |i| &with_authority[i..]),
+            Some(with_authority) => with_authority
+                .find('/')
+                .map_or("", |i| &with_authority[i..]),
             None => rest,
         };
         Some(Self::parse(rest.trim_start_matches('/')))
@@ -104,7 +115,11 @@ pub fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|&b| hex(b)),
+            bytes.get(i + 2).and_then(|&b| hex(b)),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -123,7 +138,9 @@ mod tests {
     use super::*;
 
     fn ok(raw: &str) -> String {
-        ArtifactPath::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}")).to_string()
+        ArtifactPath::parse(raw)
+            .unwrap_or_else(|e| panic!("{raw:?}: {e}"))
+            .to_string()
     }
 
     fn refused(raw: &str) {
@@ -176,10 +193,17 @@ mod tests {
     #[test]
     fn served_uris() {
         let p = |u: &str| ArtifactPath::of_served_uri(u).map(|r| r.unwrap().to_string());
-        assert_eq!(p("mlflow-artifacts:/1/abc/artifacts"), Some("1/abc/artifacts".into()));
+        assert_eq!(
+            p("mlflow-artifacts:/1/abc/artifacts"),
+            Some("1/abc/artifacts".into())
+        );
         assert_eq!(p("mlflow-artifacts:/"), Some("".into()));
         assert_eq!(p("mlflow-artifacts://host:5000/1/x"), Some("1/x".into()));
         assert_eq!(p("s3://b/1/x"), None);
-        assert!(ArtifactPath::of_served_uri("mlflow-artifacts:/1/../../x").unwrap().is_err());
+        assert!(
+            ArtifactPath::of_served_uri("mlflow-artifacts:/1/../../x")
+                .unwrap()
+                .is_err()
+        );
     }
 }

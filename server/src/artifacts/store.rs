@@ -7,8 +7,8 @@ use crate::error::{ApiError, Result};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
-    GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem,
-    path::Path as StorePath, prefix::PrefixStore,
+    GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, aws::AmazonS3Builder,
+    local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
 };
 use std::ops::Range;
 use std::sync::Arc;
@@ -50,10 +50,13 @@ impl Artifacts {
         let store: Arc<dyn ObjectStore> = if let Some(rest) = destination.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(format!("artifact destination '{destination}' names no bucket"));
+                return Err(format!(
+                    "artifact destination '{destination}' names no bucket"
+                ));
             }
             let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err()
+            {
                 builder = builder.with_region("us-east-1");
             }
             let endpoint = std::env::var("AWS_ENDPOINT_URL")
@@ -66,7 +69,9 @@ impl Artifacts {
                 }
                 builder = builder.with_endpoint(endpoint);
             }
-            let s3 = builder.build().map_err(|e| format!("cannot use artifact destination '{destination}': {e}"))?;
+            let s3 = builder
+                .build()
+                .map_err(|e| format!("cannot use artifact destination '{destination}': {e}"))?;
             match prefix.trim_matches('/') {
                 "" => Arc::new(s3),
                 p => Arc::new(PrefixStore::new(s3, p)),
@@ -77,14 +82,18 @@ impl Artifacts {
             ));
         } else {
             let folder = destination.strip_prefix("file://").unwrap_or(destination);
-            std::fs::create_dir_all(folder).map_err(|e| format!("cannot create artifact folder '{folder}': {e}"))?;
+            std::fs::create_dir_all(folder)
+                .map_err(|e| format!("cannot create artifact folder '{folder}': {e}"))?;
             let local = LocalFileSystem::new_with_prefix(folder)
                 .map_err(|e| format!("cannot use artifact folder '{folder}': {e}"))?
                 // Deleting a directory's last file removes the emptied directories too.
                 .with_automatic_cleanup(true);
             Arc::new(local)
         };
-        Ok(Self { store, destination: destination.to_owned() })
+        Ok(Self {
+            store,
+            destination: destination.to_owned(),
+        })
     }
 
     fn location(path: &ArtifactPath) -> StorePath {
@@ -101,10 +110,17 @@ impl Artifacts {
         E: std::fmt::Display,
     {
         if path.is_root() {
-            return Err(ApiError::invalid("Invalid path '': an upload needs a file name"));
+            return Err(ApiError::invalid(
+                "Invalid path '': an upload needs a file name",
+            ));
         }
         let location = Self::location(path);
-        let broken = |e: E| ApiError::new(app::models::ErrorCode::BadRequest, format!("Could not read the upload: {e}"));
+        let broken = |e: E| {
+            ApiError::new(
+                app::models::ErrorCode::BadRequest,
+                format!("Could not read the upload: {e}"),
+            )
+        };
         let mut first = Vec::new();
         let (mut buffered, mut total) = (0usize, 0u64);
         let mut more = true;
@@ -123,15 +139,25 @@ impl Artifacts {
         }
         total += buffered as u64;
         if !more {
-            self.store.put(&location, PutPayload::from_iter(first)).await.map_err(|e| storage(e, path))?;
+            self.store
+                .put(&location, PutPayload::from_iter(first))
+                .await
+                .map_err(|e| storage(e, path))?;
             return Ok(total);
         }
-        let upload = self.store.put_multipart(&location).await.map_err(|e| storage(e, path))?;
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .map_err(|e| storage(e, path))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         first.into_iter().for_each(|c| writer.put(c));
         let outcome: Result<()> = async {
             loop {
-                writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(|e| storage(e, path))?;
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(|e| storage(e, path))?;
                 match body.next().await {
                     Some(chunk) => {
                         let chunk = chunk.map_err(broken)?;
@@ -161,22 +187,41 @@ impl Artifacts {
     pub async fn size(&self, path: &ArtifactPath) -> Result<u64> {
         match self.store.head(&Self::location(path)).await {
             Ok(meta) => Ok(meta.size),
-            Err(object_store::Error::NotFound { .. }) if !path.is_root() && self.is_dir(path).await? => Err(
-                ApiError::invalid(format!("Artifact path refers to a directory, not a file: '{path}'")),
-            ),
+            Err(object_store::Error::NotFound { .. })
+                if !path.is_root() && self.is_dir(path).await? =>
+            {
+                Err(ApiError::invalid(format!(
+                    "Artifact path refers to a directory, not a file: '{path}'"
+                )))
+            }
             Err(e) => Err(storage(e, path)),
         }
     }
 
     async fn is_dir(&self, path: &ArtifactPath) -> Result<bool> {
-        let listed = self.store.list_with_delimiter(Some(&Self::location(path))).await;
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&Self::location(path)))
+            .await;
         Ok(listed.is_ok_and(|l| !l.objects.is_empty() || !l.common_prefixes.is_empty()))
     }
 
     /// Streams `range` (all of it when `None`) of the file at `path`, of `size` bytes.
-    pub async fn get(&self, path: &ArtifactPath, size: u64, range: Option<Range<u64>>) -> Result<Download> {
-        let options = GetOptions { range: range.clone().map(GetRange::Bounded), ..Default::default() };
-        let got = self.store.get_opts(&Self::location(path), options).await.map_err(|e| storage(e, path))?;
+    pub async fn get(
+        &self,
+        path: &ArtifactPath,
+        size: u64,
+        range: Option<Range<u64>>,
+    ) -> Result<Download> {
+        let options = GetOptions {
+            range: range.clone().map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let got = self
+            .store
+            .get_opts(&Self::location(path), options)
+            .await
+            .map_err(|e| storage(e, path))?;
         let range = got.range.clone();
         let body = got.into_stream().map_err(std::io::Error::other).boxed();
         Ok(Download { size, range, body })
@@ -194,8 +239,18 @@ impl Artifacts {
         let mut entries: Vec<Entry> = listed
             .common_prefixes
             .iter()
-            .filter_map(|p| Some(Entry { name: name_of(p)?, size: None }))
-            .chain(listed.objects.iter().filter_map(|o| Some(Entry { name: name_of(&o.location)?, size: Some(o.size) })))
+            .filter_map(|p| {
+                Some(Entry {
+                    name: name_of(p)?,
+                    size: None,
+                })
+            })
+            .chain(listed.objects.iter().filter_map(|o| {
+                Some(Entry {
+                    name: name_of(&o.location)?,
+                    size: Some(o.size),
+                })
+            }))
             .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
@@ -205,7 +260,11 @@ impl Artifacts {
     pub async fn delete(&self, path: &ArtifactPath) -> Result<()> {
         let location = Self::location(path);
         // What lies under it first: on a filesystem the directory itself is not an object.
-        let under = self.store.list(Some(&location)).map_ok(|meta| meta.location).boxed();
+        let under = self
+            .store
+            .list(Some(&location))
+            .map_ok(|meta| meta.location)
+            .boxed();
         let mut deleted = self.store.delete_stream(under);
         while let Some(result) = deleted.next().await {
             match result {
@@ -216,7 +275,12 @@ impl Artifacts {
         match self.store.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             // A directory emptied above but not yet removed.
-            Err(_) if self.is_dir(path).await.is_ok_and(|d| !d) && self.store.head(&location).await.is_err() => Ok(()),
+            Err(_)
+                if self.is_dir(path).await.is_ok_and(|d| !d)
+                    && self.store.head(&location).await.is_err() =>
+            {
+                Ok(())
+            }
             Err(e) => Err(storage(e, path)),
         }
     }
@@ -226,23 +290,32 @@ impl Artifacts {
 /// with the detail in the log.
 fn storage(e: object_store::Error, path: &ArtifactPath) -> ApiError {
     match e {
-        object_store::Error::NotFound { .. } => ApiError::not_found(format!("No artifact at path '{path}'")),
+        object_store::Error::NotFound { .. } => {
+            ApiError::not_found(format!("No artifact at path '{path}'"))
+        }
         e => {
             tracing::error!(error = %e, %path, "artifact storage error");
-            ApiError::internal(format!("Artifact storage failed for '{path}'; see the server log."))
+            ApiError::internal(format!(
+                "Artifact storage failed for '{path}'; see the server log."
+            ))
         }
     }
 }
 
 /// `http://` to a loopback address (how a test S3 server runs).
 fn is_loopback_http(endpoint: &str) -> bool {
-    let Some(rest) = endpoint.strip_prefix("http://") else { return false };
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
     let authority = rest.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -263,18 +336,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let artifacts = Artifacts::open(dir.path().to_str().unwrap()).unwrap();
         let p = |s: &str| ArtifactPath::parse(s).unwrap();
-        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
-        assert_eq!(artifacts.put(&p("d/a b.txt"), futures::stream::iter(chunks)).await.unwrap(), 11);
+        let chunks = vec![
+            Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")),
+            Ok(Bytes::from_static(b"world")),
+        ];
+        assert_eq!(
+            artifacts
+                .put(&p("d/a b.txt"), futures::stream::iter(chunks))
+                .await
+                .unwrap(),
+            11
+        );
         assert_eq!(artifacts.size(&p("d/a b.txt")).await.unwrap(), 11);
         let listed = artifacts.list(&p("d")).await.unwrap();
-        assert_eq!(listed, vec![Entry { name: "a b.txt".into(), size: Some(11) }]);
-        assert_eq!(artifacts.list(&ArtifactPath::root()).await.unwrap(), vec![Entry { name: "d".into(), size: None }]);
-        let got = artifacts.get(&p("d/a b.txt"), 11, Some(6..11)).await.unwrap();
+        assert_eq!(
+            listed,
+            vec![Entry {
+                name: "a b.txt".into(),
+                size: Some(11)
+            }]
+        );
+        assert_eq!(
+            artifacts.list(&ArtifactPath::root()).await.unwrap(),
+            vec![Entry {
+                name: "d".into(),
+                size: None
+            }]
+        );
+        let got = artifacts
+            .get(&p("d/a b.txt"), 11, Some(6..11))
+            .await
+            .unwrap();
         let bytes: Vec<Bytes> = got.body.try_collect().await.unwrap();
         assert_eq!(bytes.concat(), b"world");
         assert!(artifacts.size(&p("d")).await.is_err());
         artifacts.delete(&p("d")).await.unwrap();
-        assert!(artifacts.list(&ArtifactPath::root()).await.unwrap().is_empty());
+        assert!(
+            artifacts
+                .list(&ArtifactPath::root())
+                .await
+                .unwrap()
+                .is_empty()
+        );
         artifacts.delete(&p("missing")).await.unwrap();
     }
 
@@ -285,7 +388,16 @@ mod tests {
         let chunk = Bytes::from(vec![7u8; 1024 * 1024]);
         let chunks = (0..20).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
         let p = ArtifactPath::parse("big.bin").unwrap();
-        assert_eq!(artifacts.put(&p, futures::stream::iter(chunks)).await.unwrap(), 20 * 1024 * 1024);
-        assert_eq!(std::fs::metadata(dir.path().join("big.bin")).unwrap().len(), 20 * 1024 * 1024);
+        assert_eq!(
+            artifacts
+                .put(&p, futures::stream::iter(chunks))
+                .await
+                .unwrap(),
+            20 * 1024 * 1024
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("big.bin")).unwrap().len(),
+            20 * 1024 * 1024
+        );
     }
 }

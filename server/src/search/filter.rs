@@ -694,10 +694,10 @@ impl<'s> Parser<'s> {
         self.comparisons += 1;
         let field_pos = self.pos;
         let field = self.field()?;
-        if let Field::Registry(a) = field {
-            if !a.filterable(self.scope) {
-                return Err(self.error_at(field_pos, format!("cannot filter on {field}: it can only order results")));
-            }
+        if let Field::Registry(a) = field
+            && !a.filterable(self.scope)
+        {
+            return Err(self.error_at(field_pos, format!("cannot filter on {field}: it can only order results")));
         }
         self.skip_ws();
         let op_pos = self.pos;

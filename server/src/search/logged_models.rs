@@ -4,7 +4,9 @@
 use super::filter::{Comparison, Expr, Field, LoggedModelAttribute};
 use super::sql::column_test;
 use super::{Backend, ViewType};
-use sea_query::{Cond, Condition, Expr as Sql, Iden, IntoIden, Order, Query, SelectStatement, SimpleExpr};
+use sea_query::{
+    Cond, Condition, Expr as Sql, Iden, IntoIden, Order, Query, SelectStatement, SimpleExpr,
+};
 
 /// One page of a logged-model search.
 #[derive(Debug, Clone)]
@@ -52,12 +54,21 @@ enum Col {
 /// Selects `logged_models.model_id` for one page.
 pub fn logged_models_page(q: &LoggedModelQuery, backend: Backend) -> SelectStatement {
     let mut s = Query::select();
-    s.column((LoggedModels::Table, LoggedModels::ModelId)).from(LoggedModels::Table);
-    let mut cond = Cond::all()
-        .add(Sql::col((LoggedModels::Table, LoggedModels::ExperimentId)).is_in(q.experiment_ids.iter().copied()));
+    s.column((LoggedModels::Table, LoggedModels::ModelId))
+        .from(LoggedModels::Table);
+    let mut cond = Cond::all().add(
+        Sql::col((LoggedModels::Table, LoggedModels::ExperimentId))
+            .is_in(q.experiment_ids.iter().copied()),
+    );
     match q.view {
-        ViewType::ActiveOnly => cond = cond.add(Sql::col((LoggedModels::Table, LoggedModels::LifecycleStage)).eq("active")),
-        ViewType::DeletedOnly => cond = cond.add(Sql::col((LoggedModels::Table, LoggedModels::LifecycleStage)).eq("deleted")),
+        ViewType::ActiveOnly => {
+            cond =
+                cond.add(Sql::col((LoggedModels::Table, LoggedModels::LifecycleStage)).eq("active"))
+        }
+        ViewType::DeletedOnly => {
+            cond = cond
+                .add(Sql::col((LoggedModels::Table, LoggedModels::LifecycleStage)).eq("deleted"))
+        }
         ViewType::All => {}
     }
     if let Some(f) = q.filter {
@@ -65,12 +76,20 @@ pub fn logged_models_page(q: &LoggedModelQuery, backend: Backend) -> SelectState
     }
     s.cond_where(cond);
     let default = [(LoggedModelAttribute::CreationTimestamp, false)];
-    let order = if q.order_by.is_empty() { &default[..] } else { q.order_by };
+    let order = if q.order_by.is_empty() {
+        &default[..]
+    } else {
+        q.order_by
+    };
     for (attribute, ascending) in order {
-        s.order_by_expr(column(*attribute), if *ascending { Order::Asc } else { Order::Desc });
+        s.order_by_expr(
+            column(*attribute),
+            if *ascending { Order::Asc } else { Order::Desc },
+        );
     }
     s.order_by((LoggedModels::Table, LoggedModels::ModelId), Order::Asc);
-    s.limit(q.limit.min(i64::MAX as u64)).offset(q.offset.min(i64::MAX as u64));
+    s.limit(q.limit.min(i64::MAX as u64))
+        .offset(q.offset.min(i64::MAX as u64));
     s
 }
 
@@ -90,8 +109,12 @@ fn column(a: LoggedModelAttribute) -> SimpleExpr {
 fn condition(expr: &Expr, backend: Backend) -> Condition {
     match expr {
         Expr::Compare(c) => Cond::all().add(comparison(c, backend)),
-        Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| acc.add(condition(t, backend))),
-        Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| acc.add(condition(t, backend))),
+        Expr::And(terms) => terms
+            .iter()
+            .fold(Cond::all(), |acc, t| acc.add(condition(t, backend))),
+        Expr::Or(terms) => terms
+            .iter()
+            .fold(Cond::any(), |acc, t| acc.add(condition(t, backend))),
     }
 }
 
@@ -100,9 +123,17 @@ fn comparison(c: &Comparison, backend: Backend) -> SimpleExpr {
         let sub = Query::select()
             .column((name.clone(), Col::ModelId))
             .from(name.clone())
-            .and_where(Sql::col((name.clone(), Col::ModelId)).equals((LoggedModels::Table, LoggedModels::ModelId)))
+            .and_where(
+                Sql::col((name.clone(), Col::ModelId))
+                    .equals((LoggedModels::Table, LoggedModels::ModelId)),
+            )
             .and_where(Sql::col((name.clone(), Col::Key)).eq(key))
-            .and_where(column_test(backend, Sql::col((name, Col::Value)).into(), c.op, &c.value))
+            .and_where(column_test(
+                backend,
+                Sql::col((name, Col::Value)).into(),
+                c.op,
+                &c.value,
+            ))
             .to_owned();
         Sql::exists(sub)
     };
@@ -123,7 +154,10 @@ mod tests {
 
     #[test]
     fn filters_compile() {
-        let f = parse_logged_model_filter("name = 'model' AND tags.k LIKE 'a%' AND creation_timestamp > 5").unwrap();
+        let f = parse_logged_model_filter(
+            "name = 'model' AND tags.k LIKE 'a%' AND creation_timestamp > 5",
+        )
+        .unwrap();
         let q = LoggedModelQuery {
             experiment_ids: &[1],
             filter: f.as_ref(),
@@ -135,7 +169,12 @@ mod tests {
         let sql = logged_models_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
         assert!(sql.contains(r#""logged_models"."name" = 'model'"#), "{sql}");
         assert!(sql.contains("EXISTS"), "{sql}");
-        assert!(sql.contains(r#"ORDER BY "logged_models"."creation_time" DESC, "logged_models"."model_id" ASC"#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"ORDER BY "logged_models"."creation_time" DESC, "logged_models"."model_id" ASC"#
+            ),
+            "{sql}"
+        );
         assert!(parse_logged_model_filter("metrics.x > 1").is_err());
         assert!(parse_logged_model_filter("tags.k IS NULL").is_err());
     }

@@ -3,10 +3,10 @@
 //! deleted versions never show, and prompts (registry entries tagged
 //! `mlflow.prompt.is_prompt = 'true'`) are left out unless the filter asks for them.
 
+use super::Backend;
 use super::filter::{Comparison, Expr, Field, Op, RegistryAttribute, Value};
 use super::order_by::OrderBy;
 use super::sql::column_test;
-use super::Backend;
 use sea_query::{Cond, Condition, Expr as Sql, Iden, Order, Query, SelectStatement, SimpleExpr};
 
 /// The tag that marks a prompt.
@@ -70,7 +70,8 @@ enum Over {
 /// Selects `registered_models.id` for one page.
 pub fn registered_models_page(q: &RegistryQuery, backend: Backend) -> SelectStatement {
     let mut s = Query::select();
-    s.column((RegisteredModels::Table, RegisteredModels::Id)).from(RegisteredModels::Table);
+    s.column((RegisteredModels::Table, RegisteredModels::Id))
+        .from(RegisteredModels::Table);
     s.cond_where(conditions(q.filter, backend, Over::RegisteredModels));
     let mut named = false;
     for o in q.order_by {
@@ -81,15 +82,22 @@ pub fn registered_models_page(q: &RegistryQuery, backend: Backend) -> SelectStat
                 s.order_by((RegisteredModels::Table, RegisteredModels::Name), dir);
             }
             Field::Registry(RegistryAttribute::LastUpdatedTimestamp) => {
-                s.order_by((RegisteredModels::Table, RegisteredModels::LastUpdatedTime), dir);
+                s.order_by(
+                    (RegisteredModels::Table, RegisteredModels::LastUpdatedTime),
+                    dir,
+                );
             }
             _ => {}
         }
     }
     if !named {
-        s.order_by((RegisteredModels::Table, RegisteredModels::Name), Order::Asc);
+        s.order_by(
+            (RegisteredModels::Table, RegisteredModels::Name),
+            Order::Asc,
+        );
     }
-    s.limit(q.limit.min(i64::MAX as u64)).offset(q.offset.min(i64::MAX as u64));
+    s.limit(q.limit.min(i64::MAX as u64))
+        .offset(q.offset.min(i64::MAX as u64));
     s
 }
 
@@ -126,7 +134,10 @@ pub fn model_versions_page(q: &RegistryQuery, backend: Backend) -> SelectStateme
     if order.is_empty() {
         order = default.to_vec();
     }
-    for tie_breaker in [(RegistryAttribute::Name, true), (RegistryAttribute::VersionNumber, false)] {
+    for tie_breaker in [
+        (RegistryAttribute::Name, true),
+        (RegistryAttribute::VersionNumber, false),
+    ] {
         if !order.iter().any(|(a, _)| *a == tie_breaker.0) {
             order.push(tie_breaker);
         }
@@ -135,17 +146,26 @@ pub fn model_versions_page(q: &RegistryQuery, backend: Backend) -> SelectStateme
         let dir = if ascending { Order::Asc } else { Order::Desc };
         s.order_by_expr(column(attribute), dir);
     }
-    s.limit(q.limit.min(i64::MAX as u64)).offset(q.offset.min(i64::MAX as u64));
+    s.limit(q.limit.min(i64::MAX as u64))
+        .offset(q.offset.min(i64::MAX as u64));
     s
 }
 
 fn column(a: RegistryAttribute) -> SimpleExpr {
     match a {
-        RegistryAttribute::Name => Sql::col((RegisteredModels::Table, RegisteredModels::Name)).into(),
+        RegistryAttribute::Name => {
+            Sql::col((RegisteredModels::Table, RegisteredModels::Name)).into()
+        }
         RegistryAttribute::RunId => Sql::col((ModelVersions::Table, ModelVersions::RunId)).into(),
-        RegistryAttribute::SourcePath => Sql::col((ModelVersions::Table, ModelVersions::Source)).into(),
-        RegistryAttribute::VersionNumber => Sql::col((ModelVersions::Table, ModelVersions::Version)).into(),
-        RegistryAttribute::CreationTimestamp => Sql::col((ModelVersions::Table, ModelVersions::CreationTime)).into(),
+        RegistryAttribute::SourcePath => {
+            Sql::col((ModelVersions::Table, ModelVersions::Source)).into()
+        }
+        RegistryAttribute::VersionNumber => {
+            Sql::col((ModelVersions::Table, ModelVersions::Version)).into()
+        }
+        RegistryAttribute::CreationTimestamp => {
+            Sql::col((ModelVersions::Table, ModelVersions::CreationTime)).into()
+        }
         RegistryAttribute::LastUpdatedTimestamp => {
             Sql::col((ModelVersions::Table, ModelVersions::LastUpdatedTime)).into()
         }
@@ -176,8 +196,13 @@ fn conditions(filter: Option<&Expr>, backend: Backend, over: Over) -> Condition 
 /// MLflow's `_is_querying_prompt`: a prompt-tag test `= 'true'` or `!= 'false'`.
 fn asks_for_prompts(expr: &Expr) -> bool {
     match expr {
-        Expr::Compare(Comparison { field: Field::Tag(key), op, value: Value::String(v) }) if key == IS_PROMPT_TAG => {
-            (*op == Op::Eq && v.eq_ignore_ascii_case("true")) || (*op == Op::Ne && v.eq_ignore_ascii_case("false"))
+        Expr::Compare(Comparison {
+            field: Field::Tag(key),
+            op,
+            value: Value::String(v),
+        }) if key == IS_PROMPT_TAG => {
+            (*op == Op::Eq && v.eq_ignore_ascii_case("true"))
+                || (*op == Op::Ne && v.eq_ignore_ascii_case("false"))
         }
         Expr::Compare(_) => false,
         Expr::And(terms) | Expr::Or(terms) => terms.iter().any(asks_for_prompts),
@@ -187,8 +212,12 @@ fn asks_for_prompts(expr: &Expr) -> bool {
 fn condition(expr: &Expr, backend: Backend, over: Over, prompts: bool) -> Condition {
     match expr {
         Expr::Compare(c) => Cond::all().add(comparison(c, backend, over, prompts)),
-        Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| acc.add(condition(t, backend, over, prompts))),
-        Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| acc.add(condition(t, backend, over, prompts))),
+        Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| {
+            acc.add(condition(t, backend, over, prompts))
+        }),
+        Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| {
+            acc.add(condition(t, backend, over, prompts))
+        }),
     }
 }
 
@@ -209,7 +238,9 @@ fn comparison(c: &Comparison, backend: Backend, over: Over, prompts: bool) -> Si
                             Sql::col((RegisteredModelTags::Table, Col::RegisteredModelId))
                                 .equals((RegisteredModels::Table, RegisteredModels::Id)),
                         )
-                        .and_where(Sql::col((RegisteredModelTags::Table, Col::Key)).eq(key.as_str()))
+                        .and_where(
+                            Sql::col((RegisteredModelTags::Table, Col::Key)).eq(key.as_str()),
+                        )
                         .and_where(column_test(
                             backend,
                             Sql::col((RegisteredModelTags::Table, Col::Value)).into(),
@@ -255,39 +286,73 @@ mod tests {
 
     #[test]
     fn registered_model_filters_compile() {
-        let f = parse_registered_model_filter("name LIKE 'a%' AND tags.team = 'x' OR name IN ('b', 'c')").unwrap();
+        let f = parse_registered_model_filter(
+            "name LIKE 'a%' AND tags.team = 'x' OR name IN ('b', 'c')",
+        )
+        .unwrap();
         let order = parse_registered_model_order_by(&["timestamp DESC"]).unwrap();
-        let q = RegistryQuery { filter: f.as_ref(), order_by: &order, offset: 0, limit: 10 };
+        let q = RegistryQuery {
+            filter: f.as_ref(),
+            order_by: &order,
+            offset: 0,
+            limit: 10,
+        };
         let sql = registered_models_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
         assert!(sql.contains("GLOB"), "{sql}");
         assert!(sql.contains(r#"ORDER BY "registered_models"."last_updated_time" DESC, "registered_models"."name" ASC"#), "{sql}");
         assert!(sql.contains("NOT EXISTS"), "prompts excluded: {sql}");
         let f = parse_registered_model_filter("tags.`mlflow.prompt.is_prompt` = 'true'").unwrap();
-        let q = RegistryQuery { filter: f.as_ref(), ..q };
+        let q = RegistryQuery {
+            filter: f.as_ref(),
+            ..q
+        };
         let sql = registered_models_page(&q, Backend::Postgres).to_string(PostgresQueryBuilder);
         assert!(!sql.contains("NOT EXISTS"), "{sql}");
         // What the client appends to every search is replaced by the exclusion.
-        let f = parse_registered_model_filter("name = 'a' AND tag.`mlflow.prompt.is_prompt` != 'true'").unwrap();
-        let q = RegistryQuery { filter: f.as_ref(), ..q };
+        let f =
+            parse_registered_model_filter("name = 'a' AND tag.`mlflow.prompt.is_prompt` != 'true'")
+                .unwrap();
+        let q = RegistryQuery {
+            filter: f.as_ref(),
+            ..q
+        };
         let sql = registered_models_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
         assert!(sql.contains("1 = 1") && sql.contains("NOT EXISTS"), "{sql}");
     }
 
     #[test]
     fn model_version_filters_compile() {
-        let f = parse_model_version_filter("name = 'm' AND version_number >= 2 AND run_id IN ('a') AND source_path LIKE 's3:%'")
-            .unwrap();
-        let q = RegistryQuery { filter: f.as_ref(), order_by: &[], offset: 0, limit: 10 };
+        let f = parse_model_version_filter(
+            "name = 'm' AND version_number >= 2 AND run_id IN ('a') AND source_path LIKE 's3:%'",
+        )
+        .unwrap();
+        let q = RegistryQuery {
+            filter: f.as_ref(),
+            order_by: &[],
+            offset: 0,
+            limit: 10,
+        };
         let sql = model_versions_page(&q, Backend::Postgres).to_string(PostgresQueryBuilder);
-        assert!(sql.contains(r#""model_versions"."current_stage" <> 'Deleted_Internal'"#), "{sql}");
+        assert!(
+            sql.contains(r#""model_versions"."current_stage" <> 'Deleted_Internal'"#),
+            "{sql}"
+        );
         assert!(
             sql.contains(r#"ORDER BY "model_versions"."last_updated_time" DESC, "registered_models"."name" ASC, "model_versions"."version" DESC"#),
             "{sql}"
         );
         let order = parse_model_version_order_by(&["version_number ASC"]).unwrap();
-        let q = RegistryQuery { order_by: &order, ..q };
+        let q = RegistryQuery {
+            order_by: &order,
+            ..q
+        };
         let sql = model_versions_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
-        assert!(sql.contains(r#"ORDER BY "model_versions"."version" ASC, "registered_models"."name" ASC LIMIT"#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"ORDER BY "model_versions"."version" ASC, "registered_models"."name" ASC LIMIT"#
+            ),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@ use crate::db::{Conn, Db};
 use crate::error::{ApiError, Result};
 use crate::search::{self, LoggedModelQuery};
 use crate::store::{IN_CHUNK, build, experiments, now_ms};
-use app::models::{KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, ModelInput, ModelOutput};
+use app::models::{
+    KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, ModelInput,
+    ModelOutput,
+};
 use sea_query::{Alias, Expr, Order, Query};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -53,11 +56,16 @@ pub async fn create(conn: &mut Conn, new: &NewLoggedModel) -> Result<()> {
             new.experiment_id
         )));
     }
-    let location: String = sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
-        .bind(new.experiment_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let artifact_location = format!("{}/models/{}/artifacts", location.trim_end_matches('/'), new.model_id);
+    let location: String =
+        sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
+            .bind(new.experiment_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let artifact_location = format!(
+        "{}/models/{}/artifacts",
+        location.trim_end_matches('/'),
+        new.model_id
+    );
     let now = now_ms();
     sqlx::query(
         "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_time, \
@@ -79,10 +87,11 @@ pub async fn create(conn: &mut Conn, new: &NewLoggedModel) -> Result<()> {
 
 /// Fails unless the model exists (deleted or not), inside a write.
 async fn require(conn: &mut Conn, id: &str) -> Result<()> {
-    let found: Option<String> = sqlx::query_scalar("SELECT model_id FROM logged_models WHERE model_id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT model_id FROM logged_models WHERE model_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     found.map(|_| ()).ok_or_else(|| not_found(id))
 }
 
@@ -141,7 +150,9 @@ pub async fn delete_tag(conn: &mut Conn, id: &str, key: &str) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found(format!("No tag with key '{key}' found for model with ID '{id}'.")));
+        return Err(ApiError::not_found(format!(
+            "No tag with key '{key}' found for model with ID '{id}'."
+        )));
     }
     Ok(())
 }
@@ -170,13 +181,17 @@ pub async fn add_model_version(conn: &mut Conn, id: &str, name: &str, version: i
             .bind(MODEL_VERSIONS_TAG)
             .fetch_optional(&mut *conn)
             .await?;
-    let mut list: Vec<serde_json::Value> =
-        existing.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+    let mut list: Vec<serde_json::Value> = existing
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
     let entry = serde_json::json!({ "name": name, "version": version.to_string() });
     if !list.contains(&entry) {
         list.push(entry);
     }
-    let tag = KeyValue { key: MODEL_VERSIONS_TAG.to_owned(), value: serde_json::Value::Array(list).to_string() };
+    let tag = KeyValue {
+        key: MODEL_VERSIONS_TAG.to_owned(),
+        value: serde_json::Value::Array(list).to_string(),
+    };
     set_tags(conn, id, std::slice::from_ref(&tag)).await
 }
 
@@ -195,7 +210,13 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<(LoggedModel, String)> {
         source_run_id: row.try_get(9)?,
         tags: Vec::new(),
     };
-    Ok((LoggedModel { info, data: LoggedModelData::default() }, row.try_get(10)?))
+    Ok((
+        LoggedModel {
+            info,
+            data: LoggedModelData::default(),
+        },
+        row.try_get(10)?,
+    ))
 }
 
 /// One model; a deleted one only with `allow_deleted`.
@@ -205,19 +226,30 @@ pub async fn get(db: &Db, id: &str, allow_deleted: bool) -> Result<LoggedModel> 
         .from(Alias::new("logged_models"))
         .and_where(Expr::col(Alias::new("model_id")).eq(id));
     let (sql, values) = build(&q, db.backend);
-    let row = sqlx::query_with(&sql, values).fetch_optional(&db.pool).await?.ok_or_else(|| not_found(id))?;
+    let row = sqlx::query_with(&sql, values)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let (model, stage) = from_row(&row)?;
     if stage == "deleted" && !allow_deleted {
         return Err(not_found(id));
     }
-    Ok(assemble(db, vec![model]).await?.pop().ok_or_else(|| not_found(id))?)
+    assemble(db, vec![model])
+        .await?
+        .pop()
+        .ok_or_else(|| not_found(id))
 }
 
 /// One page of a search, plus whether more follow.
 pub async fn search(db: &Db, query: &LoggedModelQuery<'_>) -> Result<(Vec<LoggedModel>, bool)> {
-    let probe = LoggedModelQuery { limit: query.limit + 1, ..query.clone() };
+    let probe = LoggedModelQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
     let (sql, values) = build(&search::logged_models_page(&probe, db.backend), db.backend);
-    let ids: Vec<String> = sqlx::query_scalar_with(&sql, values).fetch_all(&db.pool).await?;
+    let ids: Vec<String> = sqlx::query_scalar_with(&sql, values)
+        .fetch_all(&db.pool)
+        .await?;
     let more = ids.len() as u64 > query.limit;
     let ids = &ids[..ids.len().min(query.limit as usize)];
     let mut by_id: HashMap<String, LoggedModel> = HashMap::new();
@@ -248,7 +280,11 @@ async fn assemble(db: &Db, mut models: Vec<LoggedModel>) -> Result<Vec<LoggedMod
     Ok(models)
 }
 
-async fn key_values(db: &Db, table: &str, ids: &[String]) -> Result<HashMap<String, Vec<KeyValue>>> {
+async fn key_values(
+    db: &Db,
+    table: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<KeyValue>>> {
     let mut out: HashMap<String, Vec<KeyValue>> = HashMap::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut q = Query::select();
@@ -258,7 +294,10 @@ async fn key_values(db: &Db, table: &str, ids: &[String]) -> Result<HashMap<Stri
             .order_by(Alias::new("key"), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-            out.entry(row.try_get(0)?).or_default().push(KeyValue { key: row.try_get(1)?, value: row.try_get(2)? });
+            out.entry(row.try_get(0)?).or_default().push(KeyValue {
+                key: row.try_get(1)?,
+                value: row.try_get(2)?,
+            });
         }
     }
     Ok(out)
@@ -290,7 +329,10 @@ pub async fn log_inputs(conn: &mut Conn, run: i64, inputs: &[ModelInput]) -> Res
 }
 
 /// Model outputs and inputs of runs, by run.
-pub async fn of_runs(db: &Db, runs: &[i64]) -> Result<HashMap<i64, (Vec<ModelOutput>, Vec<ModelInput>)>> {
+pub async fn of_runs(
+    db: &Db,
+    runs: &[i64],
+) -> Result<HashMap<i64, (Vec<ModelOutput>, Vec<ModelInput>)>> {
     let mut out: HashMap<i64, (Vec<ModelOutput>, Vec<ModelInput>)> = HashMap::new();
     for chunk in runs.chunks(IN_CHUNK) {
         let mut q = Query::select();
@@ -301,10 +343,10 @@ pub async fn of_runs(db: &Db, runs: &[i64]) -> Result<HashMap<i64, (Vec<ModelOut
             .order_by(Alias::new("model_id"), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-            out.entry(row.try_get(0)?)
-                .or_default()
-                .0
-                .push(ModelOutput { model_id: row.try_get(1)?, step: Some(row.try_get(2)?) });
+            out.entry(row.try_get(0)?).or_default().0.push(ModelOutput {
+                model_id: row.try_get(1)?,
+                step: Some(row.try_get(2)?),
+            });
         }
         let mut q = Query::select();
         q.columns(["run_id", "model_id"].map(Alias::new))
@@ -313,7 +355,9 @@ pub async fn of_runs(db: &Db, runs: &[i64]) -> Result<HashMap<i64, (Vec<ModelOut
             .order_by(Alias::new("model_id"), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-            out.entry(row.try_get(0)?).or_default().1.push(ModelInput { model_id: row.try_get(1)? });
+            out.entry(row.try_get(0)?).or_default().1.push(ModelInput {
+                model_id: row.try_get(1)?,
+            });
         }
     }
     Ok(out)

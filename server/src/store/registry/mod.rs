@@ -14,7 +14,9 @@ pub fn validate_name(name: Option<&str>, field: &str) -> Result<String> {
         return Err(ApiError::missing(field));
     }
     if name.contains(['/', ':']) {
-        return Err(ApiError::invalid(format!("Invalid model name '{name}'. Names cannot contain '/' or ':'.")));
+        return Err(ApiError::invalid(format!(
+            "Invalid model name '{name}'. Names cannot contain '/' or ':'."
+        )));
     }
     if name == "." || name == ".." {
         return Err(ApiError::invalid(format!(

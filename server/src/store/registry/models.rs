@@ -10,7 +10,8 @@ use sea_query::{Alias, Expr, Order, Query};
 use sqlx::Row;
 use std::collections::HashMap;
 
-const SELECT: &str = "SELECT id, name, creation_time, last_updated_time, description FROM registered_models";
+const SELECT: &str =
+    "SELECT id, name, creation_time, last_updated_time, description FROM registered_models";
 
 /// The internal id of the model called `name`, inside a write.
 pub async fn id_in(conn: &mut Conn, name: &str) -> Result<i64> {
@@ -39,7 +40,12 @@ pub async fn touch(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(conn: &mut Conn, name: &str, description: Option<&str>, tags: &[KeyValue]) -> Result<()> {
+pub async fn create(
+    conn: &mut Conn,
+    name: &str,
+    description: Option<&str>,
+    tags: &[KeyValue],
+) -> Result<()> {
     let now = now_ms();
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO registered_models (name, creation_time, last_updated_time, description) \
@@ -50,7 +56,9 @@ pub async fn create(conn: &mut Conn, name: &str, description: Option<&str>, tags
     .bind(description)
     .fetch_optional(&mut *conn)
     .await?;
-    let id = inserted.ok_or_else(|| ApiError::already_exists(format!("Registered Model (name={name}) already exists.")))?;
+    let id = inserted.ok_or_else(|| {
+        ApiError::already_exists(format!("Registered Model (name={name}) already exists."))
+    })?;
     for tag in tags {
         set_tag(conn, id, &tag.key, &tag.value).await?;
     }
@@ -64,7 +72,9 @@ pub async fn rename(conn: &mut Conn, name: &str, new_name: &str) -> Result<()> {
         .fetch_optional(&mut *conn)
         .await?;
     if taken.is_some_and(|other| other != id) {
-        return Err(ApiError::already_exists(format!("Registered Model (name={new_name}) already exists.")));
+        return Err(ApiError::already_exists(format!(
+            "Registered Model (name={new_name}) already exists."
+        )));
     }
     let now = now_ms();
     sqlx::query("UPDATE registered_models SET name = $1, last_updated_time = $2 WHERE id = $3")
@@ -84,12 +94,14 @@ pub async fn rename(conn: &mut Conn, name: &str, new_name: &str) -> Result<()> {
 
 pub async fn update(conn: &mut Conn, name: &str, description: Option<&str>) -> Result<()> {
     let id = id_in(conn, name).await?;
-    sqlx::query("UPDATE registered_models SET description = $1, last_updated_time = $2 WHERE id = $3")
-        .bind(description)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE registered_models SET description = $1, last_updated_time = $2 WHERE id = $3",
+    )
+    .bind(description)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -98,10 +110,23 @@ pub async fn delete(conn: &mut Conn, name: &str) -> Result<()> {
     let id = id_in(conn, name).await?;
     // Children first: SQLite enforces the cascades only with foreign_keys on, and the
     // order keeps the statement valid either way.
-    for table in ["registered_model_aliases", "model_version_tags", "model_versions", "registered_model_tags"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE registered_model_id = $1")).bind(id).execute(&mut *conn).await?;
+    for table in [
+        "registered_model_aliases",
+        "model_version_tags",
+        "model_versions",
+        "registered_model_tags",
+    ] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE registered_model_id = $1"
+        ))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     }
-    sqlx::query("DELETE FROM registered_models WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM registered_models WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -145,11 +170,13 @@ pub async fn set_alias(conn: &mut Conn, name: &str, alias: &str, version: i64) -
 
 pub async fn delete_alias(conn: &mut Conn, name: &str, alias: &str) -> Result<()> {
     let id = id_in(conn, name).await?;
-    sqlx::query("DELETE FROM registered_model_aliases WHERE registered_model_id = $1 AND alias = $2")
-        .bind(id)
-        .bind(alias)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM registered_model_aliases WHERE registered_model_id = $1 AND alias = $2",
+    )
+    .bind(id)
+    .bind(alias)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -191,24 +218,44 @@ pub async fn get(db: &Db, name: &str) -> Result<RegisteredModel> {
 
 /// One page of a search, plus whether more follow.
 pub async fn search(db: &Db, query: &RegistryQuery<'_>) -> Result<(Vec<RegisteredModel>, bool)> {
-    let probe = RegistryQuery { limit: query.limit + 1, ..query.clone() };
-    let (sql, values) = build(&search::registered_models_page(&probe, db.backend), db.backend);
-    let ids: Vec<i64> = sqlx::query_scalar_with(&sql, values).fetch_all(&db.pool).await?;
+    let probe = RegistryQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
+    let (sql, values) = build(
+        &search::registered_models_page(&probe, db.backend),
+        db.backend,
+    );
+    let ids: Vec<i64> = sqlx::query_scalar_with(&sql, values)
+        .fetch_all(&db.pool)
+        .await?;
     let more = ids.len() as u64 > query.limit;
     let ids = &ids[..ids.len().min(query.limit as usize)];
     let mut by_id: HashMap<i64, RegisteredModel> = HashMap::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut q = Query::select();
-        q.columns(["id", "name", "creation_time", "last_updated_time", "description"].map(Alias::new))
-            .from(Alias::new("registered_models"))
-            .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().copied()));
+        q.columns(
+            [
+                "id",
+                "name",
+                "creation_time",
+                "last_updated_time",
+                "description",
+            ]
+            .map(Alias::new),
+        )
+        .from(Alias::new("registered_models"))
+        .and_where(Expr::col(Alias::new("id")).is_in(chunk.iter().copied()));
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
             let (id, model) = from_row(&row)?;
             by_id.insert(id, model);
         }
     }
-    let rows = ids.iter().filter_map(|id| by_id.remove(id).map(|m| (*id, m))).collect();
+    let rows = ids
+        .iter()
+        .filter_map(|id| by_id.remove(id).map(|m| (*id, m)))
+        .collect();
     Ok((assemble(db, rows).await?, more))
 }
 
@@ -226,7 +273,10 @@ async fn assemble(db: &Db, rows: Vec<(i64, RegisteredModel)>) -> Result<Vec<Regi
                 .remove(&id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|kv| RegisteredModelAlias { alias: kv.key, version: kv.value })
+                .map(|kv| RegisteredModelAlias {
+                    alias: kv.key,
+                    version: kv.value,
+                })
                 .collect();
             model.latest_versions = latest.remove(&id).unwrap_or_default();
             model
@@ -256,7 +306,10 @@ async fn key_values(
                 Ok(text) => text,
                 Err(_) => row.try_get::<i64, _>(2)?.to_string(),
             };
-            out.entry(row.try_get(0)?).or_default().push(KeyValue { key: row.try_get(1)?, value });
+            out.entry(row.try_get(0)?).or_default().push(KeyValue {
+                key: row.try_get(1)?,
+                value,
+            });
         }
     }
     Ok(out)

@@ -17,23 +17,30 @@ pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 const COLUMNS: &str = "mv.registered_model_id, rm.name, mv.version, mv.creation_time, mv.last_updated_time, \
                        mv.description, mv.user_id, mv.current_stage, mv.source, mv.run_id, mv.run_link, \
                        mv.status, mv.status_message, mv.logged_model_id";
-const FROM: &str = "FROM model_versions mv JOIN registered_models rm ON rm.id = mv.registered_model_id";
+const FROM: &str =
+    "FROM model_versions mv JOIN registered_models rm ON rm.id = mv.registered_model_id";
 
 /// A version number as MLflow reads it (`int(version)`).
 pub fn parse_version(raw: &str) -> Result<i64> {
-    raw.trim()
-        .parse::<i64>()
-        .map_err(|_| ApiError::invalid(format!("Parameter 'version' must be an integer, got '{raw}'.")))
+    raw.trim().parse::<i64>().map_err(|_| {
+        ApiError::invalid(format!(
+            "Parameter 'version' must be an integer, got '{raw}'."
+        ))
+    })
 }
 
 /// A stage in any case, as its canonical name.
 pub fn canonical_stage(stage: &str) -> Result<&'static str> {
-    STAGES.iter().copied().find(|s| s.eq_ignore_ascii_case(stage)).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "Invalid Model Version stage: {stage}. Value must be one of {}.",
-            STAGES.join(", ")
-        ))
-    })
+    STAGES
+        .iter()
+        .copied()
+        .find(|s| s.eq_ignore_ascii_case(stage))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid Model Version stage: {stage}. Value must be one of {}.",
+                STAGES.join(", ")
+            ))
+        })
 }
 
 /// `SELECT <COLUMNS> FROM model_versions mv JOIN registered_models rm`, for bulk reads
@@ -53,7 +60,9 @@ fn select() -> SelectStatement {
 }
 
 fn not_found(name: &str, version: i64) -> ApiError {
-    ApiError::not_found(format!("Model Version (name={name}, version={version}) not found"))
+    ApiError::not_found(format!(
+        "Model Version (name={name}, version={version}) not found"
+    ))
 }
 
 /// Fails unless the (not deleted) version exists, inside a write.
@@ -108,7 +117,12 @@ pub async fn create(conn: &mut Conn, new: &NewVersion) -> Result<i64> {
     Ok(version)
 }
 
-pub async fn update(conn: &mut Conn, name: &str, version: i64, description: Option<&str>) -> Result<()> {
+pub async fn update(
+    conn: &mut Conn,
+    name: &str,
+    version: i64,
+    description: Option<&str>,
+) -> Result<()> {
     let model = models::id_in(conn, name).await?;
     require(conn, model, name, version).await?;
     sqlx::query(
@@ -126,7 +140,13 @@ pub async fn update(conn: &mut Conn, name: &str, version: i64, description: Opti
 
 /// Moves a version to `stage`; with `archive_existing`, the model's other versions in
 /// that stage move to Archived.
-pub async fn transition(conn: &mut Conn, name: &str, version: i64, stage: &str, archive_existing: bool) -> Result<()> {
+pub async fn transition(
+    conn: &mut Conn,
+    name: &str,
+    version: i64,
+    stage: &str,
+    archive_existing: bool,
+) -> Result<()> {
     let model = models::id_in(conn, name).await?;
     require(conn, model, name, version).await?;
     let now = now_ms();
@@ -161,11 +181,13 @@ pub async fn delete(conn: &mut Conn, name: &str, version: i64) -> Result<()> {
     let model = models::id_in(conn, name).await?;
     require(conn, model, name, version).await?;
     let now = now_ms();
-    sqlx::query("DELETE FROM registered_model_aliases WHERE registered_model_id = $1 AND version = $2")
-        .bind(model)
-        .bind(version)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM registered_model_aliases WHERE registered_model_id = $1 AND version = $2",
+    )
+    .bind(model)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(
         "UPDATE model_versions SET current_stage = $1, last_updated_time = $2, description = NULL, user_id = NULL, \
          source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', run_link = 'REDACTED-RUN-LINK', \
@@ -180,13 +202,25 @@ pub async fn delete(conn: &mut Conn, name: &str, version: i64) -> Result<()> {
     models::touch(conn, model, now).await
 }
 
-pub async fn set_tag(conn: &mut Conn, name: &str, version: i64, key: &str, value: &str) -> Result<()> {
+pub async fn set_tag(
+    conn: &mut Conn,
+    name: &str,
+    version: i64,
+    key: &str,
+    value: &str,
+) -> Result<()> {
     let model = models::id_in(conn, name).await?;
     require(conn, model, name, version).await?;
     set_tag_by_id(conn, model, version, key, value).await
 }
 
-async fn set_tag_by_id(conn: &mut Conn, model: i64, version: i64, key: &str, value: &str) -> Result<()> {
+async fn set_tag_by_id(
+    conn: &mut Conn,
+    model: i64,
+    version: i64,
+    key: &str,
+    value: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO model_version_tags (registered_model_id, version, key, value) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (registered_model_id, version, key) DO UPDATE SET value = excluded.value",
@@ -270,7 +304,9 @@ pub async fn download_uri(db: &Db, name: &str, version: i64) -> Result<String> {
     .await?
     .ok_or_else(|| not_found(name, version))?;
     let location: Option<String> = row.try_get(0)?;
-    Ok(location.filter(|l| !l.is_empty()).map_or_else(|| row.try_get(1), Ok)?)
+    Ok(location
+        .filter(|l| !l.is_empty())
+        .map_or_else(|| row.try_get(1), Ok)?)
 }
 
 /// The newest version in each stage, for each model (registered-model reads), ordered
@@ -308,17 +344,26 @@ pub async fn latest(db: &Db, name: &str, stages: &[String]) -> Result<Vec<ModelV
     let wanted: Vec<&str> = if stages.is_empty() {
         STAGES.to_vec()
     } else {
-        stages.iter().map(|s| canonical_stage(s)).collect::<Result<_>>()?
+        stages
+            .iter()
+            .map(|s| canonical_stage(s))
+            .collect::<Result<_>>()?
     };
     let model = models::id_of(db, name).await?;
-    let mut all = latest_of(db, &[model]).await?.remove(&model).unwrap_or_default();
+    let mut all = latest_of(db, &[model])
+        .await?
+        .remove(&model)
+        .unwrap_or_default();
     all.retain(|v| wanted.contains(&v.current_stage.as_str()));
     Ok(all)
 }
 
 /// One page of `search_model_versions`, plus whether more follow.
 pub async fn search(db: &Db, query: &RegistryQuery<'_>) -> Result<(Vec<ModelVersion>, bool)> {
-    let probe = RegistryQuery { limit: query.limit + 1, ..query.clone() };
+    let probe = RegistryQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
     let (sql, values) = build(&search::model_versions_page(&probe, db.backend), db.backend);
     let keys: Vec<(i64, i64)> = sqlx::query_with(&sql, values)
         .fetch_all(&db.pool)
@@ -370,7 +415,10 @@ async fn assemble(db: &Db, rows: Vec<Row_>) -> Result<Vec<ModelVersion>> {
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
             tags.entry((row.try_get(0)?, row.try_get(1)?))
                 .or_default()
-                .push(KeyValue { key: row.try_get(2)?, value: row.try_get(3)? });
+                .push(KeyValue {
+                    key: row.try_get(2)?,
+                    value: row.try_get(3)?,
+                });
         }
         let mut q = Query::select();
         q.columns(["registered_model_id", "version", "alias"].map(Alias::new))
@@ -379,7 +427,10 @@ async fn assemble(db: &Db, rows: Vec<Row_>) -> Result<Vec<ModelVersion>> {
             .order_by(Alias::new("alias"), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-            aliases.entry((row.try_get(0)?, row.try_get(1)?)).or_default().push(row.try_get(2)?);
+            aliases
+                .entry((row.try_get(0)?, row.try_get(1)?))
+                .or_default()
+                .push(row.try_get(2)?);
         }
     }
     Ok(rows
