@@ -1090,3 +1090,27 @@ async fn logged_models_and_run_outputs(app: &TestApp) {
         "INVALID_PARAMETER_VALUE",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_version_creation_numbers_each_once_on_postgres() {
+    let app = common::spawn("postgres").await;
+    app.model("c").await;
+    let exp = app.experiment("c-exp").await;
+    let run = app.run(&exp).await;
+    let body = json!({"name": "c", "source": format!("runs:/{run}/model"), "run_id": run});
+    let calls = (0..20).map(|_| app.post("model-versions/create", body.clone()));
+    let mut numbers: Vec<i64> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|(status, v)| {
+            assert_eq!(status, 200, "{v}");
+            v["model_version"]["version"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+}

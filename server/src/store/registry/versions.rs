@@ -94,6 +94,9 @@ pub struct NewVersion {
 pub async fn create(conn: &mut Conn, new: &NewVersion) -> Result<i64> {
     let model = models::id_in(conn, &new.name).await?;
     let now = now_ms();
+    // Touching the model first locks its row on PostgreSQL, so concurrent writers number
+    // their versions one after the other (SQLite has one writer anyway).
+    models::touch(conn, model, now).await?;
     let version: i64 = sqlx::query_scalar(
         "INSERT INTO model_versions (registered_model_id, version, creation_time, last_updated_time, description, \
          current_stage, source, storage_location, run_id, run_link, status, logged_model_id) \
@@ -113,7 +116,6 @@ pub async fn create(conn: &mut Conn, new: &NewVersion) -> Result<i64> {
     for tag in &new.tags {
         set_tag_by_id(conn, model, version, &tag.key, &tag.value).await?;
     }
-    models::touch(conn, model, now).await?;
     Ok(version)
 }
 
