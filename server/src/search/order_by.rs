@@ -1,6 +1,6 @@
 //! `order_by` entries: `"<identifier> [ASC|DESC]"`, ascending by default.
 
-use super::filter::{Field, FilterError, Parser, Scope};
+use super::filter::{Field, FilterError, Parser, RegistryAttribute, Scope};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -91,14 +91,16 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
         (&field, scope),
         (Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Attribute(_), Scope::Runs)
             | (Field::Experiment(_), Scope::Experiments)
-            | (Field::Registry(crate::search::RegistryAttribute::Name), Scope::RegisteredModels)
-            | (Field::Registry(crate::search::RegistryAttribute::LastUpdatedTimestamp), Scope::RegisteredModels)
+            | (
+                Field::Registry(RegistryAttribute::Name | RegistryAttribute::LastUpdatedTimestamp),
+                Scope::RegisteredModels
+            )
             | (
                 Field::Registry(
-                    crate::search::RegistryAttribute::Name
-                        | crate::search::RegistryAttribute::VersionNumber
-                        | crate::search::RegistryAttribute::CreationTimestamp
-                        | crate::search::RegistryAttribute::LastUpdatedTimestamp
+                    RegistryAttribute::Name
+                        | RegistryAttribute::VersionNumber
+                        | RegistryAttribute::CreationTimestamp
+                        | RegistryAttribute::LastUpdatedTimestamp
                 ),
                 Scope::ModelVersions
             )
@@ -109,6 +111,7 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
             Scope::Experiments => "name, experiment_id, creation_time or last_update_time",
             Scope::RegisteredModels => "name or last_updated_timestamp",
             Scope::ModelVersions => "name, version_number, creation_timestamp or last_updated_timestamp",
+            // Logged-model searches order by `field_name`, not through this parser.
             Scope::LoggedModels => "a logged model attribute",
         };
         return Err(p.error_at(start, format!("cannot order by {field}: expected {valid}")).into());
