@@ -6,7 +6,11 @@ use crate::startup::Application;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ferroflow", version, about = "An MLflow-compatible experiment tracking server")]
+#[command(
+    name = "ferroflow",
+    version,
+    about = "An MLflow-compatible experiment tracking server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,11 +48,18 @@ pub async fn run() -> Result<(), String> {
             );
             app.run_until_stopped().await.map_err(|e| e.to_string())
         }
-        Command::Db { command: DbCommand::Upgrade { uri } } => {
+        Command::Db {
+            command: DbCommand::Upgrade { uri },
+        } => {
             let uri = DatabaseUri::parse(&uri)?;
-            let db = Db::connect(&uri).await.map_err(|e| format!("migration failed: {e}"))?;
+            let db = Db::connect(&uri)
+                .await
+                .map_err(|e| format!("migration failed: {e}"))?;
             let version = db.schema_version().await.map_err(|e| e.to_string())?;
-            println!("database is at schema version {}", version.unwrap_or_default());
+            println!(
+                "database is at schema version {}",
+                version.unwrap_or_default()
+            );
             Ok(())
         }
     }

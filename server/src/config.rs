@@ -14,14 +14,26 @@ pub struct ServerArgs {
     #[arg(long, short, env = "FERROFLOW_PORT", default_value_t = 5000)]
     pub port: u16,
     /// Where runs are stored: sqlite:///path.db or postgresql://user@host/db.
-    #[arg(long, env = "FERROFLOW_BACKEND_STORE_URI", default_value = "sqlite:///ferroflow-data/ferroflow.db")]
+    #[arg(
+        long,
+        env = "FERROFLOW_BACKEND_STORE_URI",
+        default_value = "sqlite:///ferroflow-data/ferroflow.db"
+    )]
     pub backend_store_uri: String,
     /// Artifact root of new experiments; the default proxies artifacts through this server.
-    #[arg(long, env = "FERROFLOW_DEFAULT_ARTIFACT_ROOT", default_value = "mlflow-artifacts:/")]
+    #[arg(
+        long,
+        env = "FERROFLOW_DEFAULT_ARTIFACT_ROOT",
+        default_value = "mlflow-artifacts:/"
+    )]
     pub default_artifact_root: String,
     /// Where the server stores the artifacts it serves (`mlflow-artifacts:/` locations):
     /// a local folder or s3://bucket/prefix.
-    #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION", default_value = "./ferroflow-data/artifacts")]
+    #[arg(
+        long,
+        env = "FERROFLOW_ARTIFACTS_DESTINATION",
+        default_value = "./ferroflow-data/artifacts"
+    )]
     pub artifacts_destination: String,
     /// Folder holding the built web assets (`pkg/`), as cargo-leptos lays them out.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]

@@ -15,11 +15,24 @@ use std::sync::Arc;
 struct PageStore(Db);
 
 impl UiStore for PageStore {
-    fn search_experiments(&self, filter: String, view: ViewType) -> BoxFuture<'_, Result<Vec<Experiment>, String>> {
+    fn search_experiments(
+        &self,
+        filter: String,
+        view: ViewType,
+    ) -> BoxFuture<'_, Result<Vec<Experiment>, String>> {
         Box::pin(async move {
             let filter = search::parse_experiment_filter(&filter).map_err(|e| e.to_string())?;
-            let query = ExperimentQuery { filter: filter.as_ref(), order_by: &[], view: view.into(), offset: 0, limit: 1000 };
-            store::experiments::search(&self.0, &query).await.map(|(list, _)| list).map_err(|e| e.message)
+            let query = ExperimentQuery {
+                filter: filter.as_ref(),
+                order_by: &[],
+                view: view.into(),
+                offset: 0,
+                limit: 1000,
+            };
+            store::experiments::search(&self.0, &query)
+                .await
+                .map(|(list, _)| list)
+                .map_err(|e| e.message)
         })
     }
 }
@@ -35,5 +48,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             move || leptos::prelude::provide_context(store.clone()),
             move || app::shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
 }

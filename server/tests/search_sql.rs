@@ -6,8 +6,8 @@
 
 use ferroflow::search::sql::{OrderVia, Plan, SemiJoin, runs_page_with};
 use ferroflow::search::{
-    Backend, ExperimentQuery, RunQuery, ViewType, experiments_page, parse_experiment_filter, parse_experiment_order_by,
-    parse_run_filter, parse_run_order_by,
+    Backend, ExperimentQuery, RunQuery, ViewType, experiments_page, parse_experiment_filter,
+    parse_experiment_order_by, parse_run_filter, parse_run_order_by,
 };
 use sea_query::{PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
 use sea_query_binder::{SqlxBinder, SqlxValues};
@@ -24,14 +24,20 @@ fn migrations(backend: Backend) -> String {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(dir);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
     files.sort();
-    files.iter().map(|f| std::fs::read_to_string(f).expect("migration")).collect::<Vec<_>>().join("\n")
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("migration"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn sqlite_pool(path: &std::path::Path) -> AnyPool {
@@ -50,7 +56,9 @@ async fn sqlite_pool(path: &std::path::Path) -> AnyPool {
         .connect(&url)
         .await
         .expect("open sqlite");
-    pool.execute(sqlx::raw_sql(&migrations(Backend::Sqlite))).await.expect("sqlite migration");
+    pool.execute(sqlx::raw_sql(&migrations(Backend::Sqlite)))
+        .await
+        .expect("sqlite migration");
     pool
 }
 
@@ -81,24 +89,40 @@ async fn postgres_db() -> Option<(AnyPool, String)> {
         }
         Err(e) => panic!("FERROFLOW_TEST_POSTGRES is set but PostgreSQL is not reachable: {e}"),
     };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let name = format!("ff_test_search_{}_{nanos}", std::process::id());
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
     admin.close().await;
-    let (prefix, _) = admin_url.rsplit_once('/').expect("database URL ends in /<name>");
+    let (prefix, _) = admin_url
+        .rsplit_once('/')
+        .expect("database URL ends in /<name>");
     let pool = AnyPoolOptions::new()
         .max_connections(2)
         .connect(&format!("{prefix}/{name}"))
         .await
         .expect("connect to the new database");
-    pool.execute(sqlx::raw_sql(&migrations(Backend::Postgres))).await.expect("postgres migration");
+    pool.execute(sqlx::raw_sql(&migrations(Backend::Postgres)))
+        .await
+        .expect("postgres migration");
     Some((pool, name))
 }
 
 async fn drop_postgres_db(pool: AnyPool, name: &str) {
     pool.close().await;
-    let admin = AnyPoolOptions::new().max_connections(1).connect(&postgres_admin_url().0).await.expect("admin");
-    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.expect("drop database");
+    let admin = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&postgres_admin_url().0)
+        .await
+        .expect("admin");
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop database");
     admin.close().await;
 }
 
@@ -183,11 +207,22 @@ struct RunCase {
 }
 
 const fn case(filter: &'static str, expected: &'static [&'static str]) -> RunCase {
-    RunCase { filter, order_by: &[], view: ViewType::ActiveOnly, experiments: &[1], offset: 0, limit: 100, expected }
+    RunCase {
+        filter,
+        order_by: &[],
+        view: ViewType::ActiveOnly,
+        experiments: &[1],
+        offset: 0,
+        limit: 100,
+        expected,
+    }
 }
 
 const fn ordered(order_by: &'static [&'static str], expected: &'static [&'static str]) -> RunCase {
-    RunCase { order_by, ..case("", expected) }
+    RunCase {
+        order_by,
+        ..case("", expected)
+    }
 }
 
 /// Default order for the active runs of experiment 1 is r3, r2, r5, r1, r4: start_time
@@ -196,10 +231,22 @@ fn run_cases() -> Vec<RunCase> {
     vec![
         // defaults, views, experiments
         case("", &["r3", "r2", "r5", "r1", "r4"]),
-        RunCase { view: ViewType::DeletedOnly, ..case("", &["r6"]) },
-        RunCase { view: ViewType::All, ..case("", &["r6", "r3", "r2", "r5", "r1", "r4"]) },
-        RunCase { experiments: &[1, 2], ..case("metrics.loss >= 0.3", &["r7", "r5", "r1"]) },
-        RunCase { experiments: &[], ..case("", &[]) },
+        RunCase {
+            view: ViewType::DeletedOnly,
+            ..case("", &["r6"])
+        },
+        RunCase {
+            view: ViewType::All,
+            ..case("", &["r6", "r3", "r2", "r5", "r1", "r4"])
+        },
+        RunCase {
+            experiments: &[1, 2],
+            ..case("metrics.loss >= 0.3", &["r7", "r5", "r1"])
+        },
+        RunCase {
+            experiments: &[],
+            ..case("", &[])
+        },
         // metrics: latest value; NaN only matches !=; missing never matches
         case("metrics.loss < 0.4", &["r3"]),
         case("metrics.loss = 0.5", &["r5", "r1"]),
@@ -223,7 +270,10 @@ fn run_cases() -> Vec<RunCase> {
         case("params.opt IS NULL", &["r3", "r5"]),
         case("params.opt IS NOT NULL", &["r2", "r1", "r4"]),
         case("params.lr = '0.1'", &["r3", "r1"]),
-        RunCase { view: ViewType::All, ..case("params.lr = '0.1'", &["r6", "r3", "r1"]) },
+        RunCase {
+            view: ViewType::All,
+            ..case("params.lr = '0.1'", &["r6", "r3", "r1"])
+        },
         case("parameter.lr = \"1e-3\"", &["r5"]),
         // tags, including GLOB specials that must stay literal
         case("tags.team LIKE 'V%'", &["r1"]),
@@ -266,12 +316,27 @@ fn run_cases() -> Vec<RunCase> {
         case("end_time <= 2000.5", &["r1"]),
         // AND, OR, parentheses
         case("user_id = 'alice' AND metrics.loss < 1", &["r3", "r1"]),
-        case("params.opt = 'SGD' OR (user_id = 'alice' AND metrics.loss < 0.3)", &["r3", "r4"]),
-        case("params.opt = 'SGD' OR user_id = 'alice' AND metrics.loss < 0.3", &["r3", "r4"]),
-        case("(params.opt = 'SGD' OR user_id = 'alice') AND metrics.loss < 0.3", &["r3"]),
+        case(
+            "params.opt = 'SGD' OR (user_id = 'alice' AND metrics.loss < 0.3)",
+            &["r3", "r4"],
+        ),
+        case(
+            "params.opt = 'SGD' OR user_id = 'alice' AND metrics.loss < 0.3",
+            &["r3", "r4"],
+        ),
+        case(
+            "(params.opt = 'SGD' OR user_id = 'alice') AND metrics.loss < 0.3",
+            &["r3"],
+        ),
         case("params.opt IS NULL OR tags.team IS NULL", &["r3", "r5"]),
-        case("(status = 'RUNNING' OR status = 'FAILED') AND (params.bs = '32' OR params.opt = 'SGD')", &["r3", "r4"]),
-        case("((run_id = 'r1')) OR ((run_id = 'r2' OR run_id = 'r4'))", &["r2", "r1", "r4"]),
+        case(
+            "(status = 'RUNNING' OR status = 'FAILED') AND (params.bs = '32' OR params.opt = 'SGD')",
+            &["r3", "r4"],
+        ),
+        case(
+            "((run_id = 'r1')) OR ((run_id = 'r2' OR run_id = 'r4'))",
+            &["r2", "r1", "r4"],
+        ),
         // datasets
         case("datasets.name = 'mnist'", &["r2", "r1"]),
         case("dataset.name LIKE 'M%'", &[]),
@@ -282,7 +347,10 @@ fn run_cases() -> Vec<RunCase> {
         case("datasets.digest IN ('def456')", &["r3", "r2"]),
         case("datasets.name != 'mnist'", &["r3", "r2"]),
         case("datasets.name NOT IN ('cifar')", &["r2", "r1"]),
-        case("datasets.name = 'mnist' AND datasets.context = 'eval'", &["r2"]),
+        case(
+            "datasets.name = 'mnist' AND datasets.context = 'eval'",
+            &["r2"],
+        ),
         // ordering: metrics (NaN after values, missing last, both directions)
         ordered(&["metrics.loss ASC"], &["r3", "r5", "r1", "r2", "r4"]),
         ordered(&["metrics.loss DESC"], &["r5", "r1", "r3", "r2", "r4"]),
@@ -300,25 +368,69 @@ fn run_cases() -> Vec<RunCase> {
         ordered(&["end_time DESC"], &["r5", "r1", "r3", "r2", "r4"]),
         ordered(&["user_id DESC"], &["r4", "r2", "r5", "r3", "r1"]),
         ordered(&["run_id DESC"], &["r5", "r4", "r3", "r2", "r1"]),
-        ordered(&["status ASC", "metrics.acc DESC"], &["r4", "r1", "r2", "r5", "r3"]),
-        ordered(&["params.lr DESC", "run_id ASC"], &["r5", "r1", "r3", "r2", "r4"]),
+        ordered(
+            &["status ASC", "metrics.acc DESC"],
+            &["r4", "r1", "r2", "r5", "r3"],
+        ),
+        ordered(
+            &["params.lr DESC", "run_id ASC"],
+            &["r5", "r1", "r3", "r2", "r4"],
+        ),
         ordered(&["params.lr ASC"], &["r2", "r3", "r1", "r5", "r4"]),
         // filter + order + paging
-        RunCase { order_by: &["metrics.loss DESC"], ..case("metrics.loss != 0.2", &["r5", "r1", "r2"]) },
-        RunCase { limit: 2, ..case("", &["r3", "r2"]) },
-        RunCase { limit: 2, offset: 2, ..case("", &["r5", "r1"]) },
-        RunCase { limit: 2, offset: 4, ..case("", &["r4"]) },
-        RunCase { limit: 2, offset: 5, ..case("", &[]) },
-        RunCase { limit: 2, offset: 1, ..ordered(&["metrics.loss ASC"], &["r5", "r1"]) },
-        RunCase { limit: 1, offset: 3, ..ordered(&["metrics.loss DESC"], &["r2"]) },
-        RunCase { offset: u64::MAX, ..case("", &[]) },
+        RunCase {
+            order_by: &["metrics.loss DESC"],
+            ..case("metrics.loss != 0.2", &["r5", "r1", "r2"])
+        },
+        RunCase {
+            limit: 2,
+            ..case("", &["r3", "r2"])
+        },
+        RunCase {
+            limit: 2,
+            offset: 2,
+            ..case("", &["r5", "r1"])
+        },
+        RunCase {
+            limit: 2,
+            offset: 4,
+            ..case("", &["r4"])
+        },
+        RunCase {
+            limit: 2,
+            offset: 5,
+            ..case("", &[])
+        },
+        RunCase {
+            limit: 2,
+            offset: 1,
+            ..ordered(&["metrics.loss ASC"], &["r5", "r1"])
+        },
+        RunCase {
+            limit: 1,
+            offset: 3,
+            ..ordered(&["metrics.loss DESC"], &["r2"])
+        },
+        RunCase {
+            offset: u64::MAX,
+            ..case("", &[])
+        },
     ]
 }
 
-async fn run_uuids(pool: &AnyPool, backend: Backend, stmt: &SelectStatement) -> Result<Vec<String>, String> {
+async fn run_uuids(
+    pool: &AnyPool,
+    backend: Backend,
+    stmt: &SelectStatement,
+) -> Result<Vec<String>, String> {
     let (sql, values) = build(stmt, backend);
-    let rows = sqlx::query_with(&sql, values).fetch_all(pool).await.map_err(|e| format!("{e}\n  SQL: {sql}"))?;
-    rows.iter().map(|r| r.try_get::<String, _>(1).map_err(|e| e.to_string())).collect()
+    let rows = sqlx::query_with(&sql, values)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| format!("{e}\n  SQL: {sql}"))?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(1).map_err(|e| e.to_string()))
+        .collect()
 }
 
 async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String> {
@@ -345,7 +457,14 @@ async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String>
         }
     }
     // The full column list, in the documented order.
-    let q = RunQuery { experiment_ids: &[1], filter: None, order_by: &[], view: ViewType::All, offset: 0, limit: 1 };
+    let q = RunQuery {
+        experiment_ids: &[1],
+        filter: None,
+        order_by: &[],
+        view: ViewType::All,
+        offset: 0,
+        limit: 1,
+    };
     let (sql, values) = build(&ferroflow::search::runs_page(&q, backend), backend);
     match sqlx::query_with(&sql, values).fetch_one(pool).await {
         Ok(row) => {
@@ -374,7 +493,9 @@ async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String>
                 Some("s3://b/6".to_owned()),
             );
             if got != want {
-                failures.push(format!("{backend:?} columns: expected {want:?}, got {got:?}"));
+                failures.push(format!(
+                    "{backend:?} columns: expected {want:?}, got {got:?}"
+                ));
             }
         }
         Err(e) => failures.push(format!("{backend:?} columns: {e}")),
@@ -392,7 +513,14 @@ struct ExpCase {
 }
 
 const fn exp_case(filter: &'static str, expected: &'static [i64]) -> ExpCase {
-    ExpCase { filter, order_by: &[], view: ViewType::ActiveOnly, offset: 0, limit: 100, expected }
+    ExpCase {
+        filter,
+        order_by: &[],
+        view: ViewType::ActiveOnly,
+        offset: 0,
+        limit: 100,
+        expected,
+    }
 }
 
 /// Default order is creation_time DESC, experiment_id ASC: active 4, 1, 2, 0 (and 3,
@@ -400,8 +528,14 @@ const fn exp_case(filter: &'static str, expected: &'static [i64]) -> ExpCase {
 fn experiment_cases() -> Vec<ExpCase> {
     vec![
         exp_case("", &[4, 1, 2, 0]),
-        ExpCase { view: ViewType::All, ..exp_case("", &[4, 1, 3, 2, 0]) },
-        ExpCase { view: ViewType::DeletedOnly, ..exp_case("", &[3]) },
+        ExpCase {
+            view: ViewType::All,
+            ..exp_case("", &[4, 1, 3, 2, 0])
+        },
+        ExpCase {
+            view: ViewType::DeletedOnly,
+            ..exp_case("", &[3])
+        },
         exp_case("name = 'Default'", &[0]),
         exp_case("name LIKE '%exp'", &[4, 1, 2]),
         exp_case("name LIKE 'b%'", &[]),
@@ -417,21 +551,51 @@ fn experiment_cases() -> Vec<ExpCase> {
         exp_case("last_update_time < 550", &[4, 1, 0]),
         exp_case("attributes.creation_time = 200", &[2]),
         exp_case("tags.owner = 'Ann'", &[1]),
-        ExpCase { view: ViewType::All, ..exp_case("tags.owner = 'Ann'", &[1, 3]) },
+        ExpCase {
+            view: ViewType::All,
+            ..exp_case("tags.owner = 'Ann'", &[1, 3])
+        },
         exp_case("tags.owner LIKE 'a%'", &[]),
         exp_case("tags.owner ILIKE 'a%'", &[1]),
         exp_case("tags.owner != 'bob'", &[1]),
         exp_case("tags.owner IS NULL", &[4, 0]),
         exp_case("tag.owner IS NOT NULL", &[1, 2]),
         exp_case("name = 'Default' OR tags.stage = 'prod'", &[1, 0]),
-        exp_case("(name LIKE '%exp' OR experiment_id = 0) AND creation_time < 350", &[1, 2, 0]),
-        ExpCase { order_by: &["last_update_time DESC"], ..exp_case("", &[2, 1, 4, 0]) },
-        ExpCase { order_by: &["experiment_id DESC"], ..exp_case("", &[4, 2, 1, 0]) },
-        ExpCase { order_by: &["creation_time"], view: ViewType::All, ..exp_case("", &[0, 2, 1, 3, 4]) },
-        ExpCase { order_by: &["name ASC"], ..exp_case("experiment_id IN (1, 4)", &[1, 4]) },
-        ExpCase { order_by: &["name DESC"], ..exp_case("experiment_id IN (1, 4)", &[4, 1]) },
-        ExpCase { limit: 2, offset: 1, ..exp_case("", &[1, 2]) },
-        ExpCase { limit: 2, offset: 3, ..exp_case("", &[0]) },
+        exp_case(
+            "(name LIKE '%exp' OR experiment_id = 0) AND creation_time < 350",
+            &[1, 2, 0],
+        ),
+        ExpCase {
+            order_by: &["last_update_time DESC"],
+            ..exp_case("", &[2, 1, 4, 0])
+        },
+        ExpCase {
+            order_by: &["experiment_id DESC"],
+            ..exp_case("", &[4, 2, 1, 0])
+        },
+        ExpCase {
+            order_by: &["creation_time"],
+            view: ViewType::All,
+            ..exp_case("", &[0, 2, 1, 3, 4])
+        },
+        ExpCase {
+            order_by: &["name ASC"],
+            ..exp_case("experiment_id IN (1, 4)", &[1, 4])
+        },
+        ExpCase {
+            order_by: &["name DESC"],
+            ..exp_case("experiment_id IN (1, 4)", &[4, 1])
+        },
+        ExpCase {
+            limit: 2,
+            offset: 1,
+            ..exp_case("", &[1, 2])
+        },
+        ExpCase {
+            limit: 2,
+            offset: 3,
+            ..exp_case("", &[0])
+        },
     ]
 }
 
@@ -440,12 +604,24 @@ async fn check_experiments(pool: &AnyPool, backend: Backend) -> Vec<String> {
     for c in experiment_cases() {
         let filter = parse_experiment_filter(c.filter).unwrap_or_else(|e| panic!("{e}"));
         let order = parse_experiment_order_by(c.order_by).unwrap_or_else(|e| panic!("{e}"));
-        let q = ExperimentQuery { filter: filter.as_ref(), order_by: &order, view: c.view, offset: c.offset, limit: c.limit };
-        let label = format!("{backend:?} experiments filter {:?} order {:?} view {:?}", c.filter, c.order_by, c.view);
+        let q = ExperimentQuery {
+            filter: filter.as_ref(),
+            order_by: &order,
+            view: c.view,
+            offset: c.offset,
+            limit: c.limit,
+        };
+        let label = format!(
+            "{backend:?} experiments filter {:?} order {:?} view {:?}",
+            c.filter, c.order_by, c.view
+        );
         let (sql, values) = build(&experiments_page(&q, backend), backend);
         match sqlx::query_with(&sql, values).fetch_all(pool).await {
             Ok(rows) => {
-                let got: Vec<i64> = rows.iter().filter_map(|r| r.try_get::<i64, _>(0).ok()).collect();
+                let got: Vec<i64> = rows
+                    .iter()
+                    .filter_map(|r| r.try_get::<i64, _>(0).ok())
+                    .collect();
                 if got != c.expected {
                     failures.push(format!("{label}: expected {:?}, got {got:?}", c.expected));
                 }
@@ -458,10 +634,22 @@ async fn check_experiments(pool: &AnyPool, backend: Backend) -> Vec<String> {
 
 /// Every plan must give the same answers; the default is what the server uses.
 const PLANS: [Plan; 4] = [
-    Plan { semi_join: SemiJoin::InSubquery, order_via: OrderVia::LeftJoin },
-    Plan { semi_join: SemiJoin::Exists, order_via: OrderVia::LeftJoin },
-    Plan { semi_join: SemiJoin::InSubquery, order_via: OrderVia::Subquery },
-    Plan { semi_join: SemiJoin::Exists, order_via: OrderVia::Subquery },
+    Plan {
+        semi_join: SemiJoin::InSubquery,
+        order_via: OrderVia::LeftJoin,
+    },
+    Plan {
+        semi_join: SemiJoin::Exists,
+        order_via: OrderVia::LeftJoin,
+    },
+    Plan {
+        semi_join: SemiJoin::InSubquery,
+        order_via: OrderVia::Subquery,
+    },
+    Plan {
+        semi_join: SemiJoin::Exists,
+        order_via: OrderVia::Subquery,
+    },
 ];
 
 async fn check_all(pool: &AnyPool, backend: Backend) -> Vec<String> {
@@ -498,14 +686,22 @@ async fn check_many_comparisons(pool: &AnyPool, backend: Backend) -> Vec<String>
         match run_uuids(pool, backend, &ferroflow::search::runs_page(&q, backend)).await {
             Ok(got) if got == ["r3", "r1"] => {}
             Ok(got) => failures.push(format!("{backend:?} {label}: got {got:?}")),
-            Err(e) => failures.push(format!("{backend:?} {label}: {}", e.lines().next().unwrap_or_default())),
+            Err(e) => failures.push(format!(
+                "{backend:?} {label}: {}",
+                e.lines().next().unwrap_or_default()
+            )),
         }
     }
     failures
 }
 
 fn report(failures: &[String]) {
-    assert!(failures.is_empty(), "{} failing checks:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing checks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -519,7 +715,9 @@ async fn sqlite_search() {
 
 #[tokio::test]
 async fn postgres_search() {
-    let Some((pool, name)) = postgres_db().await else { return };
+    let Some((pool, name)) = postgres_db().await else {
+        return;
+    };
     let failures = check_all(&pool, Backend::Postgres).await;
     drop_postgres_db(pool, &name).await;
     report(&failures);
@@ -565,7 +763,10 @@ async fn bench_50k(plans: &[Plan]) {
     println!("generated 50k runs in {:?}", started.elapsed());
 
     let cases: [(&str, &[&str]); 5] = [
-        ("metrics.loss < 0.5 AND params.opt = 'adam'", &["metrics.acc DESC"]),
+        (
+            "metrics.loss < 0.5 AND params.opt = 'adam'",
+            &["metrics.acc DESC"],
+        ),
         ("metrics.loss < 0.5 AND params.opt = 'adam'", &[]),
         ("params.opt = 'adam'", &["metrics.acc DESC"]),
         ("", &["metrics.acc DESC"]),
@@ -589,7 +790,10 @@ async fn bench_50k(plans: &[Plan]) {
                 let mut rows = 0;
                 for _ in 0..5 {
                     let t = Instant::now();
-                    rows = run_uuids(&pool, Backend::Sqlite, &stmt).await.expect("query").len();
+                    rows = run_uuids(&pool, Backend::Sqlite, &stmt)
+                        .await
+                        .expect("query")
+                        .len();
                     times.push(t.elapsed());
                 }
                 times.sort();
@@ -607,8 +811,14 @@ async fn bench_50k(plans: &[Plan]) {
             offset: 0,
             limit: 100,
         };
-        let (sql, values) = build(&ferroflow::search::runs_page(&q, Backend::Sqlite), Backend::Sqlite);
-        let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), values).fetch_all(&pool).await.expect("explain");
+        let (sql, values) = build(
+            &ferroflow::search::runs_page(&q, Backend::Sqlite),
+            Backend::Sqlite,
+        );
+        let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), values)
+            .fetch_all(&pool)
+            .await
+            .expect("explain");
         println!("EXPLAIN QUERY PLAN ({filter_text:?}, {order_text:?}):");
         for row in rows {
             println!("  {}", row.try_get::<String, _>(3).unwrap_or_default());

@@ -76,7 +76,10 @@ pub struct SearchExperiments {
     #[serde(alias = "pageToken")]
     pub page_token: Option<String>,
     pub filter: Option<String>,
-    #[serde(alias = "orderBy", deserialize_with = "super::json::string_list::deserialize")]
+    #[serde(
+        alias = "orderBy",
+        deserialize_with = "super::json::string_list::deserialize"
+    )]
     pub order_by: Vec<String>,
     #[serde(alias = "viewType")]
     pub view_type: Option<ViewType>,

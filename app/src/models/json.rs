@@ -51,7 +51,9 @@ pub mod opt_i64 {
         // Integral floats such as 5.0 are accepted, as protobuf's parser does.
         match text.parse::<f64>() {
             Ok(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(Some(f as i64)),
-            _ => Err(de::Error::custom(format!("Invalid value '{text}': expected an integer"))),
+            _ => Err(de::Error::custom(format!(
+                "Invalid value '{text}': expected an integer"
+            ))),
         }
     }
 
@@ -74,7 +76,9 @@ pub mod opt_bool {
         match raw.0.trim() {
             "true" | "True" | "1" => Ok(Some(true)),
             "false" | "False" | "0" => Ok(Some(false)),
-            other => Err(de::Error::custom(format!("Invalid value '{other}': expected true or false"))),
+            other => Err(de::Error::custom(format!(
+                "Invalid value '{other}': expected true or false"
+            ))),
         }
     }
 }
@@ -151,7 +155,9 @@ pub mod opt_f64_special {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         match Option::<StringOrNumber>::deserialize(d)? {
             None => Ok(None),
-            Some(raw) => f64_special::parse(raw.0.trim()).map(Some).map_err(de::Error::custom),
+            Some(raw) => f64_special::parse(raw.0.trim())
+                .map(Some)
+                .map_err(de::Error::custom),
         }
     }
 }

@@ -128,7 +128,10 @@ pub struct RunIdRequest {
 
 impl RunIdRequest {
     pub fn id(&self) -> Option<&str> {
-        self.run_id.as_deref().or(self.run_uuid.as_deref()).filter(|s| !s.is_empty())
+        self.run_id
+            .as_deref()
+            .or(self.run_uuid.as_deref())
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -257,7 +260,11 @@ pub struct MetricHistoryResponse {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct GetMetricHistoryBulk {
-    #[serde(alias = "runIds", alias = "run_id", deserialize_with = "string_list::deserialize")]
+    #[serde(
+        alias = "runIds",
+        alias = "run_id",
+        deserialize_with = "string_list::deserialize"
+    )]
     pub run_ids: Vec<String>,
     #[serde(alias = "metricKey")]
     pub metric_key: Option<String>,

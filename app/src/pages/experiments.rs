@@ -50,7 +50,9 @@ pub async fn list_experiments(filter: String) -> Result<Vec<Experiment>, ServerF
 /// is a name fragment.
 pub fn looks_like_filter(s: &str) -> bool {
     let upper = s.to_ascii_uppercase();
-    ["=", "<", ">", " LIKE ", " ILIKE ", " IN ", " IS "].iter().any(|op| upper.contains(op))
+    ["=", "<", ">", " LIKE ", " ILIKE ", " IN ", " IS "]
+        .iter()
+        .any(|op| upper.contains(op))
 }
 
 #[component]
@@ -128,7 +130,11 @@ pub fn format_ms(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 #[cfg(test)]

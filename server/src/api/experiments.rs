@@ -12,45 +12,76 @@ fn experiment_id(raw: Option<&str>) -> Result<i64> {
     store::parse_id(validate::required(raw, "experiment_id")?)
 }
 
-pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateExperiment>) -> Result<Json<CreateExperimentResponse>> {
+pub async fn create(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<CreateExperiment>,
+) -> Result<Json<CreateExperimentResponse>> {
     let name = validate::required(req.name.as_deref(), "name")?.to_owned();
     if name.trim().is_empty() {
-        return Err(ApiError::invalid("Invalid experiment name: the name must not be blank."));
+        return Err(ApiError::invalid(
+            "Invalid experiment name: the name must not be blank.",
+        ));
     }
     validate::length(&name, validate::MAX_EXPERIMENT_NAME_LENGTH, "name")?;
     for tag in &req.tags {
         validate::key(&tag.key, validate::Key::Tag)?;
-        validate::length(&tag.value, validate::MAX_EXPERIMENT_TAG_VALUE_LENGTH, "value")?;
+        validate::length(
+            &tag.value,
+            validate::MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+            "value",
+        )?;
     }
     if let Some(location) = &req.artifact_location {
         if location.starts_with("runs:/") {
-            return Err(ApiError::invalid("Artifact location cannot be a runs:/ URI."));
+            return Err(ApiError::invalid(
+                "Artifact location cannot be a runs:/ URI.",
+            ));
         }
     }
     let root = state.config.default_artifact_root.clone();
     let id = write(&state.db, (name, req, root), |conn, (name, req, root)| {
-        Box::pin(store::create(conn, name, req.artifact_location.as_deref(), &req.tags, root))
+        Box::pin(store::create(
+            conn,
+            name,
+            req.artifact_location.as_deref(),
+            &req.tags,
+            root,
+        ))
     })
     .await?;
-    Ok(Json(CreateExperimentResponse { experiment_id: id.to_string() }))
+    Ok(Json(CreateExperimentResponse {
+        experiment_id: id.to_string(),
+    }))
 }
 
-pub async fn get(State(state): State<AppState>, Mlflow(req): Mlflow<ExperimentIdRequest>) -> Result<Json<ExperimentResponse>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ExperimentIdRequest>,
+) -> Result<Json<ExperimentResponse>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
-    Ok(Json(ExperimentResponse { experiment: store::get(&state.db, id).await? }))
+    Ok(Json(ExperimentResponse {
+        experiment: store::get(&state.db, id).await?,
+    }))
 }
 
-pub async fn get_by_name(State(state): State<AppState>, Mlflow(req): Mlflow<GetExperimentByName>) -> Result<Json<ExperimentResponse>> {
+pub async fn get_by_name(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<GetExperimentByName>,
+) -> Result<Json<ExperimentResponse>> {
     let name = validate::required(req.experiment_name.as_deref(), "experiment_name")?;
-    Ok(Json(ExperimentResponse { experiment: store::get_by_name(&state.db, name).await? }))
+    Ok(Json(ExperimentResponse {
+        experiment: store::get_by_name(&state.db, name).await?,
+    }))
 }
 
-pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchExperiments>) -> Result<Json<SearchExperimentsResponse>> {
+pub async fn search(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SearchExperiments>,
+) -> Result<Json<SearchExperimentsResponse>> {
     // MLflow reads an absent max_results as 0 and refuses it; the stock client always
     // sends one. ferroflow treats absence as the client's default (1000).
     let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
-    let filter = search::parse_experiment_filter(req.filter.as_deref().unwrap_or_default())
-        ?;
+    let filter = search::parse_experiment_filter(req.filter.as_deref().unwrap_or_default())?;
     let order_by = search::parse_experiment_order_by(&req.order_by)?;
     let offset = super::page_offset(req.page_token.as_deref())?;
     let query = ExperimentQuery {
@@ -61,31 +92,57 @@ pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchExp
         limit,
     };
     let (experiments, more) = store::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
-    Ok(Json(SearchExperimentsResponse { experiments, next_page_token }))
+    let next_page_token = more.then(|| {
+        PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    });
+    Ok(Json(SearchExperimentsResponse {
+        experiments,
+        next_page_token,
+    }))
 }
 
-pub async fn update(State(state): State<AppState>, Mlflow(req): Mlflow<UpdateExperiment>) -> Result<Json<serde_json::Value>> {
+pub async fn update(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<UpdateExperiment>,
+) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
     let new_name = validate::required(req.new_name.as_deref(), "new_name")?.to_owned();
     validate::length(&new_name, validate::MAX_EXPERIMENT_NAME_LENGTH, "new_name")?;
-    write(&state.db, (id, new_name), |conn, (id, name)| Box::pin(store::rename(conn, *id, name))).await?;
+    write(&state.db, (id, new_name), |conn, (id, name)| {
+        Box::pin(store::rename(conn, *id, name))
+    })
+    .await?;
     Ok(empty())
 }
 
-pub async fn delete(State(state): State<AppState>, Mlflow(req): Mlflow<ExperimentIdRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ExperimentIdRequest>,
+) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, *id))).await?;
     Ok(empty())
 }
 
-pub async fn restore(State(state): State<AppState>, Mlflow(req): Mlflow<ExperimentIdRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn restore(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<ExperimentIdRequest>,
+) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
-    write(&state.db, id, |conn, id| Box::pin(store::restore(conn, *id))).await?;
+    write(&state.db, id, |conn, id| {
+        Box::pin(store::restore(conn, *id))
+    })
+    .await?;
     Ok(empty())
 }
 
-pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetExperimentTag>) -> Result<Json<serde_json::Value>> {
+pub async fn set_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SetExperimentTag>,
+) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
@@ -105,7 +162,10 @@ pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetExper
     Ok(empty())
 }
 
-pub async fn delete_tag(State(state): State<AppState>, Mlflow(req): Mlflow<SetExperimentTag>) -> Result<Json<serde_json::Value>> {
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SetExperimentTag>,
+) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     write(&state.db, (id, key), |conn, (id, key)| {

@@ -32,7 +32,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Mlflow<T> {
         }
         if matches!(method, Method::POST | Method::PUT) {
             let json = content_type.as_deref().is_some_and(|ct| {
-                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+                ct.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
             if !json {
                 return Err(ApiError::invalid(
@@ -41,7 +43,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Mlflow<T> {
             }
         }
         let body = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(app::models::ErrorCode::BadRequest, format!("Could not read the request body: {e}"))
+            ApiError::new(
+                app::models::ErrorCode::BadRequest,
+                format!("Could not read the request body: {e}"),
+            )
         })?;
         parse_json(&body).map(Mlflow)
     }
@@ -50,7 +55,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Mlflow<T> {
 /// Parses a JSON body; an empty one is `{}`, and a JSON string holding JSON (what some
 /// legacy clients send) is decoded twice, as MLflow does.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let malformed = |e: serde_json::Error| ApiError::invalid(format!("Malformed request body: {e}"));
+    let malformed =
+        |e: serde_json::Error| ApiError::invalid(format!("Malformed request body: {e}"));
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         return serde_json::from_slice(b"{}").map_err(malformed);

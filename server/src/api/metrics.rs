@@ -8,29 +8,46 @@ use crate::store::runs;
 use app::models::*;
 use axum::{Json, extract::State};
 
-pub async fn history(State(state): State<AppState>, Mlflow(req): Mlflow<GetMetricHistory>) -> Result<Json<MetricHistoryResponse>> {
+pub async fn history(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<GetMetricHistory>,
+) -> Result<Json<MetricHistoryResponse>> {
     let run_id = run_id_of(&req.run)?;
     let key = validate::required(req.metric_key.as_deref(), "metric_key")?;
     let limit = match req.max_results {
         None => None,
         Some(n) => Some(validate::max_results(Some(n), n, 25_000_000)?),
     };
-    let after = req.page_token.as_deref().filter(|t| !t.is_empty()).map(HistoryCursor::decode).transpose()?;
+    let after = req
+        .page_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(HistoryCursor::decode)
+        .transpose()?;
     // MLflow answers an unknown run with an empty history, not an error.
     let run = match runs::get_row(&state.db, run_id).await {
         Ok(run) => run,
         Err(e) if e.code == ErrorCode::ResourceDoesNotExist => {
-            return Ok(Json(MetricHistoryResponse { metrics: Vec::new(), next_page_token: None }));
+            return Ok(Json(MetricHistoryResponse {
+                metrics: Vec::new(),
+                next_page_token: None,
+            }));
         }
         Err(e) => return Err(e),
     };
     let (metrics, next) = store::history(&state.db, run.id, key, after, limit).await?;
-    Ok(Json(MetricHistoryResponse { metrics, next_page_token: next.map(|c| c.encode()) }))
+    Ok(Json(MetricHistoryResponse {
+        metrics,
+        next_page_token: next.map(|c| c.encode()),
+    }))
 }
 
 const MAX_BULK_RUNS: usize = 100;
 
-pub async fn bulk_interval(State(state): State<AppState>, Mlflow(req): Mlflow<GetMetricHistoryBulk>) -> Result<Json<MetricHistoryResponse>> {
+pub async fn bulk_interval(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<GetMetricHistoryBulk>,
+) -> Result<Json<MetricHistoryResponse>> {
     if req.run_ids.is_empty() {
         return Err(ApiError::missing("run_ids"));
     }
@@ -50,7 +67,11 @@ pub async fn bulk_interval(State(state): State<AppState>, Mlflow(req): Mlflow<Ge
             )));
         }
         (None, None) => None,
-        _ => return Err(ApiError::invalid("If either start step or end step are specified, both must be specified.")),
+        _ => {
+            return Err(ApiError::invalid(
+                "If either start step or end step are specified, both must be specified.",
+            ));
+        }
     };
     let mut metrics = Vec::new();
     for run_id in &req.run_ids {
@@ -58,12 +79,18 @@ pub async fn bulk_interval(State(state): State<AppState>, Mlflow(req): Mlflow<Ge
         let run = runs::get_row(&state.db, run_id).await?;
         metrics.extend(store::sampled(&state.db, run.id, run_id, key, range, max).await?);
     }
-    Ok(Json(MetricHistoryResponse { metrics, next_page_token: None }))
+    Ok(Json(MetricHistoryResponse {
+        metrics,
+        next_page_token: None,
+    }))
 }
 
 /// The UI's bulk history (ajax only): whole histories of up to 100 runs, at most
 /// `max_results` points in all.
-pub async fn history_bulk(State(state): State<AppState>, Mlflow(req): Mlflow<GetMetricHistoryBulk>) -> Result<Json<MetricHistoryResponse>> {
+pub async fn history_bulk(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<GetMetricHistoryBulk>,
+) -> Result<Json<MetricHistoryResponse>> {
     if req.run_ids.is_empty() {
         return Err(ApiError::missing("run_id"));
     }
@@ -86,7 +113,13 @@ pub async fn history_bulk(State(state): State<AppState>, Mlflow(req): Mlflow<Get
         let run = runs::get_row(&state.db, run_id).await?;
         let (points, _) = store::history(&state.db, run.id, key, None, Some(left)).await?;
         left -= points.len() as u64;
-        metrics.extend(points.into_iter().map(|m| Metric { run_id: Some(run_id.clone()), ..m }));
+        metrics.extend(points.into_iter().map(|m| Metric {
+            run_id: Some(run_id.clone()),
+            ..m
+        }));
     }
-    Ok(Json(MetricHistoryResponse { metrics, next_page_token: None }))
+    Ok(Json(MetricHistoryResponse {
+        metrics,
+        next_page_token: None,
+    }))
 }

@@ -30,12 +30,21 @@ fn tracking_routes() -> Router<AppState> {
         .route("/experiments/create", post(experiments::create))
         .route("/experiments/get", get(experiments::get))
         .route("/experiments/get-by-name", get(experiments::get_by_name))
-        .route("/experiments/search", get(experiments::search).post(experiments::search))
+        .route(
+            "/experiments/search",
+            get(experiments::search).post(experiments::search),
+        )
         .route("/experiments/update", post(experiments::update))
         .route("/experiments/delete", post(experiments::delete))
         .route("/experiments/restore", post(experiments::restore))
-        .route("/experiments/set-experiment-tag", post(experiments::set_tag))
-        .route("/experiments/delete-experiment-tag", post(experiments::delete_tag))
+        .route(
+            "/experiments/set-experiment-tag",
+            post(experiments::set_tag),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(experiments::delete_tag),
+        )
         .route("/runs/create", post(runs::create))
         .route("/runs/get", get(runs::get))
         .route("/runs/update", post(runs::update))
@@ -51,7 +60,10 @@ fn tracking_routes() -> Router<AppState> {
         .route("/runs/log-model", post(runs::log_model))
         .route("/runs/outputs", post(logged_models::log_outputs))
         .route("/metrics/get-history", get(metrics::history))
-        .route("/metrics/get-history-bulk-interval", get(metrics::bulk_interval))
+        .route(
+            "/metrics/get-history-bulk-interval",
+            get(metrics::bulk_interval),
+        )
         .route("/artifacts/list", get(artifacts::list_run))
         .merge(logged_model_routes())
         .merge(registry_routes())
@@ -64,13 +76,30 @@ fn logged_model_routes() -> Router<AppState> {
         .route("/logged-models/search", post(logged_models::search))
         .route(
             "/logged-models/{model_id}",
-            get(logged_models::get).patch(logged_models::finalize).delete(logged_models::delete),
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
         )
-        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
-        .route("/logged-models/{model_id}/tags/{tag_key}", delete(logged_models::delete_tag))
-        .route("/logged-models/{model_id}/params", post(logged_models::log_params))
-        .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
-        .route("/logged-models/{model_id}/artifacts/files", get(logged_models::get_artifact))
+        .route(
+            "/logged-models/{model_id}/tags",
+            patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(logged_models::get_artifact),
+        )
 }
 
 /// The model registry.
@@ -87,20 +116,34 @@ fn registry_routes() -> Router<AppState> {
             post(registry::latest_versions).get(registry::latest_versions),
         )
         .route("/registered-models/set-tag", post(registry::set_model_tag))
-        .route("/registered-models/delete-tag", delete(registry::delete_model_tag))
+        .route(
+            "/registered-models/delete-tag",
+            delete(registry::delete_model_tag),
+        )
         .route(
             "/registered-models/alias",
-            post(registry::set_alias).delete(registry::delete_alias).get(registry::get_by_alias),
+            post(registry::set_alias)
+                .delete(registry::delete_alias)
+                .get(registry::get_by_alias),
         )
         .route("/model-versions/create", post(registry::create_version))
         .route("/model-versions/get", get(registry::get_version))
         .route("/model-versions/update", patch(registry::update_version))
-        .route("/model-versions/transition-stage", post(registry::transition_stage))
+        .route(
+            "/model-versions/transition-stage",
+            post(registry::transition_stage),
+        )
         .route("/model-versions/delete", delete(registry::delete_version))
         .route("/model-versions/search", get(registry::search_versions))
-        .route("/model-versions/get-download-uri", get(registry::download_uri))
+        .route(
+            "/model-versions/get-download-uri",
+            get(registry::download_uri),
+        )
         .route("/model-versions/set-tag", post(registry::set_version_tag))
-        .route("/model-versions/delete-tag", delete(registry::delete_version_tag))
+        .route(
+            "/model-versions/delete-tag",
+            delete(registry::delete_version_tag),
+        )
 }
 
 /// The artifact proxy, relative to its prefix. Uploads stream to storage, so the
@@ -110,10 +153,18 @@ fn artifact_routes() -> Router<AppState> {
         .route("/artifacts", get(artifacts::list))
         .route(
             "/artifacts/{*path}",
-            get(artifacts::download).put(artifacts::upload).delete(artifacts::delete),
+            get(artifacts::download)
+                .put(artifacts::upload)
+                .delete(artifacts::delete),
         )
-        .route("/mpu/create/{*path}", post(artifacts::multipart_unsupported))
-        .route("/mpu/complete/{*path}", post(artifacts::multipart_unsupported))
+        .route(
+            "/mpu/create/{*path}",
+            post(artifacts::multipart_unsupported),
+        )
+        .route(
+            "/mpu/complete/{*path}",
+            post(artifacts::multipart_unsupported),
+        )
         .route("/mpu/abort/{*path}", post(artifacts::multipart_unsupported))
         .layer(DefaultBodyLimit::disable())
         .fallback(not_found)
@@ -125,17 +176,29 @@ pub fn router() -> Router<AppState> {
     let ajax_only = Router::new().route("/metrics/get-history-bulk", get(metrics::history_bulk));
     Router::new()
         .nest("/api/2.0/mlflow", tracking_routes().fallback(not_found))
-        .nest("/ajax-api/2.0/mlflow", tracking_routes().merge(ajax_only).fallback(not_found))
+        .nest(
+            "/ajax-api/2.0/mlflow",
+            tracking_routes().merge(ajax_only).fallback(not_found),
+        )
         .nest("/api/2.0/mlflow-artifacts", artifact_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifact_routes())
         .route("/api/3.0/mlflow/server-info", get(artifacts::server_info))
-        .route("/ajax-api/3.0/mlflow/server-info", get(artifacts::server_info))
+        .route(
+            "/ajax-api/3.0/mlflow/server-info",
+            get(artifacts::server_info),
+        )
         .route("/get-artifact", get(artifacts::get_run_artifact))
-        .route("/model-versions/get-artifact", get(artifacts::get_model_version_artifact))
+        .route(
+            "/model-versions/get-artifact",
+            get(artifacts::get_model_version_artifact),
+        )
 }
 
 async fn not_found(uri: axum::extract::OriginalUri) -> ApiError {
-    ApiError::new(app::models::ErrorCode::EndpointNotFound, format!("No API endpoint at {}", uri.path()))
+    ApiError::new(
+        app::models::ErrorCode::EndpointNotFound,
+        format!("No API endpoint at {}", uri.path()),
+    )
 }
 
 /// Runs a write in the writer (see `db::writer`) with the request's data; answers after

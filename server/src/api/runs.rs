@@ -4,12 +4,15 @@ use super::{Mlflow, empty, run_id_of, validate, write};
 use crate::error::{ApiError, Result};
 use crate::search::{self, PageToken, RunQuery};
 use crate::state::AppState;
-use crate::store::{experiments, inputs, run_data, runs as store};
 use crate::store::run_data::{Columns, Point};
+use crate::store::{experiments, inputs, run_data, runs as store};
 use app::models::*;
 use axum::{Json, extract::State};
 
-pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateRun>) -> Result<Json<RunResponse>> {
+pub async fn create(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<CreateRun>,
+) -> Result<Json<RunResponse>> {
     // An empty experiment id means the Default experiment, as in MLflow.
     let experiment_id = match req.experiment_id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => experiments::parse_id(id)?,
@@ -25,7 +28,10 @@ pub async fn create(State(state): State<AppState>, Mlflow(req): Mlflow<CreateRun
         start_time: req.start_time,
         tags,
     };
-    let info = write(&state.db, (new, name), |conn, (new, name)| Box::pin(store::create(conn, new, name))).await?;
+    let info = write(&state.db, (new, name), |conn, (new, name)| {
+        Box::pin(store::create(conn, new, name))
+    })
+    .await?;
     let run = store::get(&state.db, &info.run_id).await?;
     Ok(Json(RunResponse { run }))
 }
@@ -35,47 +41,81 @@ fn checked_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
     tags.into_iter()
         .map(|t| {
             validate::key(&t.key, validate::Key::Tag)?;
-            Ok(KeyValue { value: validate::truncate(&t.value, validate::MAX_TAG_VALUE_LENGTH), key: t.key })
+            Ok(KeyValue {
+                value: validate::truncate(&t.value, validate::MAX_TAG_VALUE_LENGTH),
+                key: t.key,
+            })
         })
         .collect()
 }
 
-pub async fn get(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<RunResponse>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RunIdRequest>,
+) -> Result<Json<RunResponse>> {
     let id = run_id_of(&req)?;
-    Ok(Json(RunResponse { run: store::get(&state.db, id).await? }))
+    Ok(Json(RunResponse {
+        run: store::get(&state.db, id).await?,
+    }))
 }
 
-pub async fn update(State(state): State<AppState>, Mlflow(req): Mlflow<UpdateRun>) -> Result<Json<UpdateRunResponse>> {
+pub async fn update(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<UpdateRun>,
+) -> Result<Json<UpdateRunResponse>> {
     let id = run_id_of(&req.run)?.to_owned();
     let status = req.status.as_deref().map(store::parse_status).transpose()?;
-    let info = write(&state.db, (id, status, req.end_time, req.run_name), |conn, (id, status, end, name)| {
-        Box::pin(store::update(conn, id, *status, *end, name.as_deref()))
-    })
+    let info = write(
+        &state.db,
+        (id, status, req.end_time, req.run_name),
+        |conn, (id, status, end, name)| {
+            Box::pin(store::update(conn, id, *status, *end, name.as_deref()))
+        },
+    )
     .await?;
     Ok(Json(UpdateRunResponse { run_info: info }))
 }
 
-pub async fn delete(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RunIdRequest>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req)?.to_owned();
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, id))).await?;
     Ok(empty())
 }
 
-pub async fn restore(State(state): State<AppState>, Mlflow(req): Mlflow<RunIdRequest>) -> Result<Json<serde_json::Value>> {
+pub async fn restore(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RunIdRequest>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req)?.to_owned();
     write(&state.db, id, |conn, id| Box::pin(store::restore(conn, id))).await?;
     Ok(empty())
 }
 
-fn point(key: Option<String>, value: Option<f64>, timestamp: Option<i64>, step: Option<i64>) -> Result<Point> {
+fn point(
+    key: Option<String>,
+    value: Option<f64>,
+    timestamp: Option<i64>,
+    step: Option<i64>,
+) -> Result<Point> {
     let key = validate::required(key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Metric)?;
     let value = value.ok_or_else(|| ApiError::missing("value"))?;
     let timestamp = validate::timestamp(timestamp, "timestamp")?;
-    Ok(Point { key, value, timestamp, step: step.unwrap_or(0) })
+    Ok(Point {
+        key,
+        value,
+        timestamp,
+        step: step.unwrap_or(0),
+    })
 }
 
-pub async fn log_metric(State(state): State<AppState>, Mlflow(req): Mlflow<LogMetric>) -> Result<Json<serde_json::Value>> {
+pub async fn log_metric(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<LogMetric>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let p = point(req.key, req.value, req.timestamp, req.step)?;
     let backend = state.db.backend;
@@ -103,7 +143,10 @@ fn tag(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
     Ok(KeyValue { key, value })
 }
 
-pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<RunKeyValue>) -> Result<Json<serde_json::Value>> {
+pub async fn log_param(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RunKeyValue>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let p = param(req.key, req.value)?;
     let backend = state.db.backend;
@@ -117,7 +160,10 @@ pub async fn log_param(State(state): State<AppState>, Mlflow(req): Mlflow<RunKey
     Ok(empty())
 }
 
-pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<RunKeyValue>) -> Result<Json<serde_json::Value>> {
+pub async fn set_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<RunKeyValue>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let t = tag(req.key, req.value)?;
     write(&state.db, (id, t), |conn, (id, t)| {
@@ -130,7 +176,10 @@ pub async fn set_tag(State(state): State<AppState>, Mlflow(req): Mlflow<RunKeyVa
     Ok(empty())
 }
 
-pub async fn delete_tag(State(state): State<AppState>, Mlflow(req): Mlflow<DeleteTag>) -> Result<Json<serde_json::Value>> {
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<DeleteTag>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     write(&state.db, (id, key), |conn, (id, key)| {
@@ -169,21 +218,45 @@ fn batch(req: LogBatch) -> Result<Batch> {
             validate::MAX_ENTITIES_PER_BATCH
         )));
     }
-    let metrics = req.metrics.into_iter().map(|m| point(m.key, m.value, m.timestamp, m.step)).collect::<Result<Vec<_>>>()?;
-    let params = req.params.into_iter().map(|p| param(p.key, p.value)).collect::<Result<Vec<_>>>()?;
+    let metrics = req
+        .metrics
+        .into_iter()
+        .map(|m| point(m.key, m.value, m.timestamp, m.step))
+        .collect::<Result<Vec<_>>>()?;
+    let params = req
+        .params
+        .into_iter()
+        .map(|p| param(p.key, p.value))
+        .collect::<Result<Vec<_>>>()?;
     let mut seen = std::collections::HashSet::new();
-    let duplicates: Vec<&str> = params.iter().filter(|p| !seen.insert(&p.key)).map(|p| p.key.as_str()).collect();
+    let duplicates: Vec<&str> = params
+        .iter()
+        .filter(|p| !seen.insert(&p.key))
+        .map(|p| p.key.as_str())
+        .collect();
     if !duplicates.is_empty() {
         return Err(ApiError::invalid(format!(
             "Duplicate parameter keys have been submitted: {duplicates:?}. Please ensure the request \
              contains only one param value per param key."
         )));
     }
-    let tags = req.tags.into_iter().map(|t| tag(t.key, t.value)).collect::<Result<Vec<_>>>()?;
-    Ok(Batch { run_id, metrics, params, tags })
+    let tags = req
+        .tags
+        .into_iter()
+        .map(|t| tag(t.key, t.value))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Batch {
+        run_id,
+        metrics,
+        params,
+        tags,
+    })
 }
 
-pub async fn log_batch(State(state): State<AppState>, Mlflow(req): Mlflow<LogBatch>) -> Result<Json<serde_json::Value>> {
+pub async fn log_batch(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<LogBatch>,
+) -> Result<Json<serde_json::Value>> {
     let b = batch(req)?;
     let backend = state.db.backend;
     write(&state.db, b, move |conn, b| {
@@ -198,13 +271,20 @@ pub async fn log_batch(State(state): State<AppState>, Mlflow(req): Mlflow<LogBat
     Ok(empty())
 }
 
-pub async fn log_inputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogInputs>) -> Result<Json<serde_json::Value>> {
+pub async fn log_inputs(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<LogInputs>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     for input in &req.datasets {
         let d = &input.dataset;
         validate::length(&d.name, 500, "dataset.name")?;
         validate::length(&d.digest, 36, "dataset.digest")?;
-        if d.name.is_empty() || d.digest.is_empty() || d.source_type.is_empty() || d.source.is_empty() {
+        if d.name.is_empty()
+            || d.digest.is_empty()
+            || d.source_type.is_empty()
+            || d.source.is_empty()
+        {
             return Err(ApiError::invalid(
                 "Each dataset needs a name, digest, source_type and source.",
             ));
@@ -214,26 +294,38 @@ pub async fn log_inputs(State(state): State<AppState>, Mlflow(req): Mlflow<LogIn
             validate::length(&t.value, 500, "input tag value")?;
         }
     }
-    write(&state.db, (id, req.datasets, req.models), |conn, (id, datasets, models)| {
-        Box::pin(async move {
-            let run = store::active_id(conn, id).await?;
-            inputs::log(conn, run, datasets).await?;
-            crate::store::logged_models::log_inputs(conn, run, models).await
-        })
-    })
+    write(
+        &state.db,
+        (id, req.datasets, req.models),
+        |conn, (id, datasets, models)| {
+            Box::pin(async move {
+                let run = store::active_id(conn, id).await?;
+                inputs::log(conn, run, datasets).await?;
+                crate::store::logged_models::log_inputs(conn, run, models).await
+            })
+        },
+    )
     .await?;
     Ok(empty())
 }
 
 /// `runs/log-model`, which MLflow 2.x clients call for every logged model.
-pub async fn log_model(State(state): State<AppState>, Mlflow(req): Mlflow<LogModel>) -> Result<Json<serde_json::Value>> {
+pub async fn log_model(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<LogModel>,
+) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let model_json = validate::required(req.model_json.as_deref(), "model_json")?;
-    let model: serde_json::Value = serde_json::from_str(model_json)
-        .map_err(|e| ApiError::invalid(format!("Malformed model info: 'model_json' is not JSON: {e}")))?;
+    let model: serde_json::Value = serde_json::from_str(model_json).map_err(|e| {
+        ApiError::invalid(format!(
+            "Malformed model info: 'model_json' is not JSON: {e}"
+        ))
+    })?;
     for field in ["artifact_path", "flavors", "utc_time_created", "run_id"] {
         if model.get(field).is_none() {
-            return Err(ApiError::invalid(format!("Model json is missing mandatory fields: ['{field}']")));
+            return Err(ApiError::invalid(format!(
+                "Model json is missing mandatory fields: ['{field}']"
+            )));
         }
     }
     write(&state.db, (id, model), |conn, (id, model)| {
@@ -246,16 +338,29 @@ pub async fn log_model(State(state): State<AppState>, Mlflow(req): Mlflow<LogMod
     Ok(empty())
 }
 
-pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRuns>) -> Result<Json<SearchRunsResponse>> {
+pub async fn search(
+    State(state): State<AppState>,
+    Mlflow(req): Mlflow<SearchRuns>,
+) -> Result<Json<SearchRunsResponse>> {
     let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
-    let experiment_ids = req.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<Result<Vec<_>>>()?;
-    let filter = search::parse_run_filter(req.filter.as_deref().unwrap_or_default())
-        ?;
+    let experiment_ids = req
+        .experiment_ids
+        .iter()
+        .map(|id| experiments::parse_id(id))
+        .collect::<Result<Vec<_>>>()?;
+    let filter = search::parse_run_filter(req.filter.as_deref().unwrap_or_default())?;
     let order_by = search::parse_run_order_by(&req.order_by)?;
     let offset = super::page_offset(req.page_token.as_deref())?;
-    let columns = if req.columns.is_empty() { None } else { Some(Columns::parse(&req.columns)?) };
+    let columns = if req.columns.is_empty() {
+        None
+    } else {
+        Some(Columns::parse(&req.columns)?)
+    };
     if experiment_ids.is_empty() {
-        return Ok(Json(SearchRunsResponse { runs: Vec::new(), next_page_token: None }));
+        return Ok(Json(SearchRunsResponse {
+            runs: Vec::new(),
+            next_page_token: None,
+        }));
     }
     let query = RunQuery {
         experiment_ids: &experiment_ids,
@@ -266,6 +371,14 @@ pub async fn search(State(state): State<AppState>, Mlflow(req): Mlflow<SearchRun
         limit,
     };
     let (runs, more) = store::search(&state.db, &query, columns.as_ref()).await?;
-    let next_page_token = more.then(|| PageToken { offset: offset + limit }.encode());
-    Ok(Json(SearchRunsResponse { runs, next_page_token }))
+    let next_page_token = more.then(|| {
+        PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    });
+    Ok(Json(SearchRunsResponse {
+        runs,
+        next_page_token,
+    }))
 }

@@ -70,7 +70,9 @@ fn path_not_unique(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
     name.starts_with('/')
         || name == "."
-        || parts.iter().any(|p| *p == ".." || *p == "." || p.is_empty())
+        || parts
+            .iter()
+            .any(|p| *p == ".." || *p == "." || p.is_empty())
 }
 
 pub fn length(value: &str, limit: usize, what: &str) -> Result<()> {
@@ -120,7 +122,11 @@ pub fn run_id(id: &str) -> Result<()> {
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id.len() <= 256
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if ok { Ok(()) } else { Err(ApiError::invalid(format!("Invalid run ID: '{id}'"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("Invalid run ID: '{id}'")))
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,9 @@ impl Db {
         let backend = uri.backend();
         let url = uri.sqlx_url()?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
-        let pool = pool_options(backend, (cores * 4).max(8)).connect(&url).await?;
+        let pool = pool_options(backend, (cores * 4).max(8))
+            .connect(&url)
+            .await?;
         // SQLite has one writer at a time, so the writer owns the only write connection;
         // PostgreSQL takes several concurrent write transactions.
         let (writers, write_pool) = match backend {
@@ -55,7 +57,11 @@ impl Db {
             Backend::Postgres => (4, pool.clone()),
         };
         let writer = Writer::start(backend, write_pool, writers);
-        Ok(Self { backend, pool, writer })
+        Ok(Self {
+            backend,
+            pool,
+            writer,
+        })
     }
 
     /// Applies pending migrations, under a lock held in the database so that replicas
@@ -63,14 +69,19 @@ impl Db {
     /// on SQLite (where sqlx takes none) a row in a lock table plays that part.
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         let run = |migrator: &'static Migrator| async move {
-            migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+            migrator
+                .run(&self.pool)
+                .await
+                .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
         };
         match self.backend {
             Backend::Postgres => run(&POSTGRES_MIGRATIONS).await,
             Backend::Sqlite => {
                 self.sqlite_migration_lock().await?;
                 let result = run(&SQLITE_MIGRATIONS).await;
-                sqlx::query("DELETE FROM _ferroflow_migration_lock").execute(&self.pool).await?;
+                sqlx::query("DELETE FROM _ferroflow_migration_lock")
+                    .execute(&self.pool)
+                    .await?;
                 result
             }
         }

@@ -63,9 +63,18 @@ mod tests {
 
     #[test]
     fn reads_sqlalchemy_style_sqlite_uris() {
-        assert_eq!(DatabaseUri::parse("sqlite:///mlflow.db"), Ok(DatabaseUri::Sqlite("mlflow.db".into())));
-        assert_eq!(DatabaseUri::parse("sqlite:////tmp/m.db"), Ok(DatabaseUri::Sqlite("/tmp/m.db".into())));
-        assert_eq!(DatabaseUri::parse("sqlite://data/m.db"), Ok(DatabaseUri::Sqlite("data/m.db".into())));
+        assert_eq!(
+            DatabaseUri::parse("sqlite:///mlflow.db"),
+            Ok(DatabaseUri::Sqlite("mlflow.db".into()))
+        );
+        assert_eq!(
+            DatabaseUri::parse("sqlite:////tmp/m.db"),
+            Ok(DatabaseUri::Sqlite("/tmp/m.db".into()))
+        );
+        assert_eq!(
+            DatabaseUri::parse("sqlite://data/m.db"),
+            Ok(DatabaseUri::Sqlite("data/m.db".into()))
+        );
     }
 
     #[test]

@@ -111,7 +111,9 @@ async fn run_batch(backend: Backend, pool: &Pool, batch: Vec<Job>) {
             }
         };
         match results.iter().position(Result::is_err) {
-            Some(first_failure) if pending.len() > 1 => set_aside.push(pending.remove(first_failure)),
+            Some(first_failure) if pending.len() > 1 => {
+                set_aside.push(pending.remove(first_failure))
+            }
             _ => {
                 for (job, result) in pending.drain(..).zip(results) {
                     let _ = job.done.send(result);
@@ -121,7 +123,9 @@ async fn run_batch(backend: Backend, pool: &Pool, batch: Vec<Job>) {
     }
     for mut job in set_aside {
         let result = match attempt(backend, pool, std::slice::from_mut(&mut job)).await {
-            Ok(mut r) => r.pop().unwrap_or_else(|| Err(ApiError::internal("empty batch"))),
+            Ok(mut r) => r
+                .pop()
+                .unwrap_or_else(|| Err(ApiError::internal("empty batch"))),
             Err(e) => Err(e),
         };
         let _ = job.done.send(result);
@@ -158,7 +162,11 @@ fn classify(e: sqlx::Error) -> Retry {
         // 40P01 deadlock, 40001 serialization failure; SQLITE_BUSY(5) should not reach us
         // with a single writer and a busy timeout, but is safe to retry.
         .is_some_and(|c| matches!(&*c, "40P01" | "40001" | "5" | "517"));
-    if transient { Retry::Transient(e) } else { Retry::Fatal(e) }
+    if transient {
+        Retry::Transient(e)
+    } else {
+        Retry::Fatal(e)
+    }
 }
 
 async fn attempt_once(
@@ -179,17 +187,24 @@ async fn attempt_once(
     for job in batch.iter_mut() {
         // A panicking job must neither kill this task (SQLite has only one writer) nor
         // unwind past the open transaction: it becomes that job's error.
-        let r = std::panic::AssertUnwindSafe((job.run)(&mut conn)).catch_unwind().await.unwrap_or_else(|_| {
-            tracing::error!("a write job panicked; its batch is rolled back");
-            Err(ApiError::internal("The write failed unexpectedly; see the server log."))
-        });
+        let r = std::panic::AssertUnwindSafe((job.run)(&mut conn))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("a write job panicked; its batch is rolled back");
+                Err(ApiError::internal(
+                    "The write failed unexpectedly; see the server log.",
+                ))
+            });
         let failed = r.as_ref().err().map(|e| e.code);
         results.push(r);
         match failed {
             None => {}
             // The database went away: nothing in this transaction can commit.
             Some(app::models::ErrorCode::TemporarilyUnavailable) => {
-                failed_db = Some(sqlx::Error::Protocol("the database connection failed".into()));
+                failed_db = Some(sqlx::Error::Protocol(
+                    "the database connection failed".into(),
+                ));
                 break;
             }
             // The batch will be rolled back and replayed job by job; running the rest

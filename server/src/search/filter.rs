@@ -330,12 +330,16 @@ impl RegistryAttribute {
     fn from_key(key: &str, scope: Scope) -> Option<Self> {
         Some(match (scope, key) {
             (_, "name") => RegistryAttribute::Name,
-            (Scope::RegisteredModels, "timestamp" | "last_updated_timestamp") => RegistryAttribute::LastUpdatedTimestamp,
+            (Scope::RegisteredModels, "timestamp" | "last_updated_timestamp") => {
+                RegistryAttribute::LastUpdatedTimestamp
+            }
             (Scope::ModelVersions, "run_id") => RegistryAttribute::RunId,
             (Scope::ModelVersions, "source_path") => RegistryAttribute::SourcePath,
             (Scope::ModelVersions, "version_number") => RegistryAttribute::VersionNumber,
             (Scope::ModelVersions, "creation_timestamp") => RegistryAttribute::CreationTimestamp,
-            (Scope::ModelVersions, "last_updated_timestamp") => RegistryAttribute::LastUpdatedTimestamp,
+            (Scope::ModelVersions, "last_updated_timestamp") => {
+                RegistryAttribute::LastUpdatedTimestamp
+            }
             _ => return None,
         })
     }
@@ -344,7 +348,10 @@ impl RegistryAttribute {
     fn filterable(self, scope: Scope) -> bool {
         match scope {
             Scope::RegisteredModels => self == RegistryAttribute::Name,
-            _ => !matches!(self, RegistryAttribute::CreationTimestamp | RegistryAttribute::LastUpdatedTimestamp),
+            _ => !matches!(
+                self,
+                RegistryAttribute::CreationTimestamp | RegistryAttribute::LastUpdatedTimestamp
+            ),
         }
     }
 }
@@ -362,7 +369,11 @@ pub struct FilterError {
 
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid filter '{}' at position {}: {}", self.filter, self.position, self.message)
+        write!(
+            f,
+            "Invalid filter '{}' at position {}: {}",
+            self.filter, self.position, self.message
+        )
     }
 }
 
@@ -405,9 +416,17 @@ pub(crate) enum Scope {
     LoggedModels,
 }
 
-const ALL_OPERATORS: &str = "a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)";
+const ALL_OPERATORS: &str =
+    "a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)";
 const NUMERIC_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge];
-const KEY_VALUE_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::IsNull, Op::IsNotNull];
+const KEY_VALUE_OPS: &[Op] = &[
+    Op::Eq,
+    Op::Ne,
+    Op::Like,
+    Op::ILike,
+    Op::IsNull,
+    Op::IsNotNull,
+];
 const STRING_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike];
 const RUN_ID_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn];
 const DATASET_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn];
@@ -419,7 +438,10 @@ fn allowed_ops(field: &Field, scope: Scope) -> &'static [Op] {
         Field::Metric(_) => NUMERIC_OPS,
         // Registry searches have no IS NULL on tags.
         Field::Param(_) | Field::Tag(_)
-            if matches!(scope, Scope::RegisteredModels | Scope::ModelVersions | Scope::LoggedModels) =>
+            if matches!(
+                scope,
+                Scope::RegisteredModels | Scope::ModelVersions | Scope::LoggedModels
+            ) =>
         {
             STRING_OPS
         }
@@ -457,9 +479,9 @@ fn value_kind(field: &Field) -> ValueKind {
         Field::Metric(_) => ValueKind::Number,
         Field::Attribute(a) if a.is_numeric() => ValueKind::Number,
         Field::Experiment(ExperimentAttribute::ExperimentId) => ValueKind::ExperimentId,
-        Field::Experiment(ExperimentAttribute::CreationTime | ExperimentAttribute::LastUpdateTime) => {
-            ValueKind::Integer
-        }
+        Field::Experiment(
+            ExperimentAttribute::CreationTime | ExperimentAttribute::LastUpdateTime,
+        ) => ValueKind::Integer,
         Field::Registry(
             RegistryAttribute::VersionNumber
             | RegistryAttribute::CreationTimestamp
@@ -502,7 +524,14 @@ pub(crate) struct Parser<'s> {
 
 impl<'s> Parser<'s> {
     pub(crate) fn new(source: &'s str, scope: Scope) -> Self {
-        Self { source, chars: source.chars().collect(), pos: 0, scope, depth: 0, comparisons: 0 }
+        Self {
+            source,
+            chars: source.chars().collect(),
+            pos: 0,
+            scope,
+            depth: 0,
+            comparisons: 0,
+        }
     }
 
     fn parse(mut self) -> Result<Option<Expr>, FilterError> {
@@ -521,12 +550,19 @@ impl<'s> Parser<'s> {
     // ---- errors -------------------------------------------------------------------
 
     pub(crate) fn error_at(&self, position: usize, message: impl Into<String>) -> FilterError {
-        FilterError { filter: self.source.to_owned(), position, message: message.into() }
+        FilterError {
+            filter: self.source.to_owned(),
+            position,
+            message: message.into(),
+        }
     }
 
     /// "expected X but found Y" at the current position.
     pub(crate) fn expected(&self, what: &str) -> FilterError {
-        self.error_at(self.pos, format!("expected {what} but found {}", self.describe_here()))
+        self.error_at(
+            self.pos,
+            format!("expected {what} but found {}", self.describe_here()),
+        )
     }
 
     /// A short description of the token at the current position.
@@ -537,11 +573,16 @@ impl<'s> Parser<'s> {
         };
         let len = if matches!(first, '\'' | '"' | '`') {
             // The whole quoted token, or to the end when unterminated.
-            rest[1..].iter().position(|&c| c == first).map_or(rest.len(), |i| i + 2)
+            rest[1..]
+                .iter()
+                .position(|&c| c == first)
+                .map_or(rest.len(), |i| i + 2)
         } else if is_word_char(first) {
             rest.iter().take_while(|&&c| is_key_char(c)).count()
         } else if matches!(first, '=' | '!' | '<' | '>') {
-            rest.iter().take_while(|&&c| matches!(c, '=' | '!' | '<' | '>')).count()
+            rest.iter()
+                .take_while(|&&c| matches!(c, '=' | '!' | '<' | '>'))
+                .count()
         } else {
             1
         };
@@ -645,7 +686,11 @@ impl<'s> Parser<'s> {
                 break;
             }
         }
-        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::Or(terms) })
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Expr, FilterError> {
@@ -658,7 +703,11 @@ impl<'s> Parser<'s> {
                 break;
             }
         }
-        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::And(terms) })
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn primary(&mut self) -> Result<Expr, FilterError> {
@@ -697,7 +746,10 @@ impl<'s> Parser<'s> {
         if let Field::Registry(a) = field
             && !a.filterable(self.scope)
         {
-            return Err(self.error_at(field_pos, format!("cannot filter on {field}: it can only order results")));
+            return Err(self.error_at(
+                field_pos,
+                format!("cannot filter on {field}: it can only order results"),
+            ));
         }
         self.skip_ws();
         let op_pos = self.pos;
@@ -726,7 +778,8 @@ impl<'s> Parser<'s> {
 
     /// Reads `prefix.key` or a bare attribute and resolves it for the scope.
     pub(crate) fn field(&mut self) -> Result<Field, FilterError> {
-        const WHAT: &str = "an identifier such as metrics.loss, params.lr, tags.`my key` or attributes.status";
+        const WHAT: &str =
+            "an identifier such as metrics.loss, params.lr, tags.`my key` or attributes.status";
         let start = self.pos;
         let (first, quoted) = match self.peek() {
             Some('`' | '"') => (self.quoted("quoted identifier")?, true),
@@ -750,7 +803,10 @@ impl<'s> Parser<'s> {
             _ => return Err(self.expected(&format!("a key after '{first}.'"))),
         };
         if key.is_empty() {
-            return Err(self.error_at(key_pos, format!("expected a non-empty key after '{first}.'")));
+            return Err(self.error_at(
+                key_pos,
+                format!("expected a non-empty key after '{first}.'"),
+            ));
         }
         match (self.scope, first.as_str()) {
             (Scope::Runs, "metrics" | "metric") => Ok(Field::Metric(key)),
@@ -855,7 +911,11 @@ impl<'s> Parser<'s> {
             if self.eat_keyword("NULL") {
                 return Ok(if negated { Op::IsNotNull } else { Op::IsNull });
             }
-            return Err(self.expected(if negated { "NULL after IS NOT" } else { "NULL or NOT NULL after IS" }));
+            return Err(self.expected(if negated {
+                "NULL after IS NOT"
+            } else {
+                "NULL or NOT NULL after IS"
+            }));
         }
         Err(self.expected(ALL_OPERATORS))
     }
@@ -865,14 +925,19 @@ impl<'s> Parser<'s> {
     fn scalar(&mut self, field: &Field) -> Result<Value, FilterError> {
         self.skip_ws();
         match value_kind(field) {
-            ValueKind::Number => Ok(Value::Number(self.number(&format!("a number for {field}"))?)),
+            ValueKind::Number => Ok(Value::Number(
+                self.number(&format!("a number for {field}"))?,
+            )),
             ValueKind::Integer => {
                 let at = self.pos;
                 match self.number(&format!("an integer for {field}"))? {
                     Number::Int(i) => Ok(Value::Number(Number::Int(i))),
                     Number::Float(_) => Err(self.error_at(
                         at,
-                        format!("expected an integer for {field} but found {}", snippet(&self.text_from(at))),
+                        format!(
+                            "expected an integer for {field} but found {}",
+                            snippet(&self.text_from(at))
+                        ),
                     )),
                 }
             }
@@ -902,12 +967,16 @@ impl<'s> Parser<'s> {
         if matches!(at(p), Some('+' | '-')) {
             p += 1;
         }
-        let int_digits = (p..).take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit())).count();
+        let int_digits = (p..)
+            .take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit()))
+            .count();
         p += int_digits;
         let mut is_float = false;
         let mut frac_digits = 0;
         if at(p) == Some('.') {
-            frac_digits = (p + 1..).take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit())).count();
+            frac_digits = (p + 1..)
+                .take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit()))
+                .count();
             if int_digits + frac_digits > 0 {
                 is_float = true;
                 p += 1 + frac_digits;
@@ -921,7 +990,9 @@ impl<'s> Parser<'s> {
             if matches!(at(q), Some('+' | '-')) {
                 q += 1;
             }
-            let exp_digits = (q..).take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit())).count();
+            let exp_digits = (q..)
+                .take_while(|&i| at(i).is_some_and(|c| c.is_ascii_digit()))
+                .count();
             if exp_digits > 0 {
                 is_float = true;
                 p = q + exp_digits;
@@ -935,7 +1006,10 @@ impl<'s> Parser<'s> {
             text.parse::<f64>().ok().map(Number::Float)
         } else {
             // Integers too large for i64 still compare, as floats.
-            text.parse::<i64>().ok().map(Number::Int).or_else(|| text.parse::<f64>().ok().map(Number::Float))
+            text.parse::<i64>()
+                .ok()
+                .map(Number::Int)
+                .or_else(|| text.parse::<f64>().ok().map(Number::Float))
         };
         match number {
             Some(n) => {
@@ -958,9 +1032,15 @@ impl<'s> Parser<'s> {
             },
             _ => return Err(self.expected(WHAT)),
         };
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| self.error_at(start, format!("expected {WHAT} but found {}", snippet(&self.text_from(start)))))
+        text.trim().parse::<i64>().map_err(|_| {
+            self.error_at(
+                start,
+                format!(
+                    "expected {WHAT} but found {}",
+                    snippet(&self.text_from(start))
+                ),
+            )
+        })
     }
 
     /// A parenthesised, comma-separated, non-empty list (Python tuple syntax, so a
@@ -968,9 +1048,15 @@ impl<'s> Parser<'s> {
     fn list(&mut self, field: &Field) -> Result<Value, FilterError> {
         self.skip_ws();
         let ids = value_kind(field) == ValueKind::ExperimentId;
-        let item = if ids { "an integer experiment id" } else { "a quoted string" };
+        let item = if ids {
+            "an integer experiment id"
+        } else {
+            "a quoted string"
+        };
         if self.peek() != Some('(') {
-            return Err(self.expected(&format!("a parenthesised list of values such as ('a', 'b') for {field}")));
+            return Err(self.expected(&format!(
+                "a parenthesised list of values such as ('a', 'b') for {field}"
+            )));
         }
         self.pos += 1;
         let mut strings = Vec::new();
@@ -999,10 +1085,13 @@ impl<'s> Parser<'s> {
                 _ => return Err(self.expected("',' or ')' in the list")),
             }
         }
-        Ok(if ids { Value::IntList(ints) } else { Value::StringList(strings) })
+        Ok(if ids {
+            Value::IntList(ints)
+        } else {
+            Value::StringList(strings)
+        })
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1061,7 +1150,14 @@ mod tests {
     fn metric_prefixes_and_numbers() {
         for prefix in ["metrics", "metric"] {
             let c = one(&format!("{prefix}.loss < 0.5"));
-            assert_eq!(c, cmp(Field::Metric("loss".into()), Op::Lt, Value::Number(Number::Float(0.5))));
+            assert_eq!(
+                c,
+                cmp(
+                    Field::Metric("loss".into()),
+                    Op::Lt,
+                    Value::Number(Number::Float(0.5))
+                )
+            );
         }
         let cases = [
             ("1", Number::Int(1)),
@@ -1074,9 +1170,20 @@ mod tests {
             ("99999999999999999999", Number::Float(1e20)),
         ];
         for (text, n) in cases {
-            assert_eq!(one(&format!("metrics.m >= {text}")).value, Value::Number(n), "{text}");
+            assert_eq!(
+                one(&format!("metrics.m >= {text}")).value,
+                Value::Number(n),
+                "{text}"
+            );
         }
-        for (op, want) in [("=", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)] {
+        for (op, want) in [
+            ("=", Op::Eq),
+            ("!=", Op::Ne),
+            ("<", Op::Lt),
+            ("<=", Op::Le),
+            (">", Op::Gt),
+            (">=", Op::Ge),
+        ] {
             assert_eq!(one(&format!("metrics.m {op} 1")).op, want);
             assert_eq!(one(&format!("metrics.m{op}1")).op, want, "no spaces");
         }
@@ -1084,22 +1191,45 @@ mod tests {
 
     #[test]
     fn keys_with_dots_slashes_and_quotes() {
-        assert_eq!(one("metrics.a.b/c-d:e = 1").field, Field::Metric("a.b/c-d:e".into()));
-        assert_eq!(one("metrics.`my key` = 1").field, Field::Metric("my key".into()));
-        assert_eq!(one(r#"params."a b" = 'x'"#).field, Field::Param("a b".into()));
+        assert_eq!(
+            one("metrics.a.b/c-d:e = 1").field,
+            Field::Metric("a.b/c-d:e".into())
+        );
+        assert_eq!(
+            one("metrics.`my key` = 1").field,
+            Field::Metric("my key".into())
+        );
+        assert_eq!(
+            one(r#"params."a b" = 'x'"#).field,
+            Field::Param("a b".into())
+        );
         assert_eq!(one("tags.'x y' = 'v'").field, Field::Tag("x y".into()));
-        assert_eq!(one("tags.`a``b` = 'v'").field, Field::Tag("a`b".into()), "doubled backtick");
-        assert_eq!(one(r#"`metrics`.loss = 1"#).field, Field::Metric("loss".into()), "quoted prefix");
+        assert_eq!(
+            one("tags.`a``b` = 'v'").field,
+            Field::Tag("a`b".into()),
+            "doubled backtick"
+        );
+        assert_eq!(
+            one(r#"`metrics`.loss = 1"#).field,
+            Field::Metric("loss".into()),
+            "quoted prefix"
+        );
         assert_eq!(one("metrics.`α β` = 1").field, Field::Metric("α β".into()));
     }
 
     #[test]
     fn param_and_tag_aliases() {
         for prefix in ["params", "param", "parameters", "parameter"] {
-            assert_eq!(one(&format!("{prefix}.lr = '0.1'")), cmp(Field::Param("lr".into()), Op::Eq, s("0.1")));
+            assert_eq!(
+                one(&format!("{prefix}.lr = '0.1'")),
+                cmp(Field::Param("lr".into()), Op::Eq, s("0.1"))
+            );
         }
         for prefix in ["tags", "tag"] {
-            assert_eq!(one(&format!("{prefix}.t != \"v\"")), cmp(Field::Tag("t".into()), Op::Ne, s("v")));
+            assert_eq!(
+                one(&format!("{prefix}.t != \"v\"")),
+                cmp(Field::Tag("t".into()), Op::Ne, s("v"))
+            );
         }
     }
 
@@ -1109,18 +1239,28 @@ mod tests {
         assert_eq!(one(r#"params.p = "say ""hi""""#).value, s(r#"say "hi""#));
         assert_eq!(one(r#"params.p = "it's""#).value, s("it's"));
         assert_eq!(one("params.p = ''").value, s(""));
-        assert_eq!(one("params.p = 'a AND b OR (c)'").value, s("a AND b OR (c)"));
+        assert_eq!(
+            one("params.p = 'a AND b OR (c)'").value,
+            s("a AND b OR (c)")
+        );
     }
 
     #[test]
     fn key_value_comparators() {
         let f = || Field::Param("p".into());
         assert_eq!(one("params.p LIKE '%a'"), cmp(f(), Op::Like, s("%a")));
-        assert_eq!(one("params.p like '%a'").op, Op::Like, "keywords are case-insensitive");
+        assert_eq!(
+            one("params.p like '%a'").op,
+            Op::Like,
+            "keywords are case-insensitive"
+        );
         assert_eq!(one("params.p ILIKE '%a'").op, Op::ILike);
         assert_eq!(one("params.p iLiKe '%a'").op, Op::ILike);
         assert_eq!(one("params.p IS NULL"), cmp(f(), Op::IsNull, Value::None));
-        assert_eq!(one("params.p is   not\tnull"), cmp(f(), Op::IsNotNull, Value::None));
+        assert_eq!(
+            one("params.p is   not\tnull"),
+            cmp(f(), Op::IsNotNull, Value::None)
+        );
         assert_eq!(one("tags.t IS NULL").op, Op::IsNull);
     }
 
@@ -1132,16 +1272,42 @@ mod tests {
                 cmp(Field::Attribute(Attribute::Status), Op::Eq, s("FINISHED"))
             );
         }
-        for name in ["run_name", "`run name`", "`Run name`", r#""Run Name""#, "attributes.`Run name`"] {
-            assert_eq!(one(&format!("{name} = 'x'")).field, Field::Attribute(Attribute::RunName), "{name}");
+        for name in [
+            "run_name",
+            "`run name`",
+            "`Run name`",
+            r#""Run Name""#,
+            "attributes.`Run name`",
+        ] {
+            assert_eq!(
+                one(&format!("{name} = 'x'")).field,
+                Field::Attribute(Attribute::RunName),
+                "{name}"
+            );
         }
         for name in ["start_time", "created", "Created", "attributes.created"] {
-            assert_eq!(one(&format!("{name} > 5")).field, Field::Attribute(Attribute::StartTime), "{name}");
+            assert_eq!(
+                one(&format!("{name} > 5")).field,
+                Field::Attribute(Attribute::StartTime),
+                "{name}"
+            );
         }
-        assert_eq!(one("end_time <= 5").field, Field::Attribute(Attribute::EndTime));
-        assert_eq!(one("user_id LIKE 'a%'").field, Field::Attribute(Attribute::UserId));
-        assert_eq!(one("artifact_uri ILIKE 's3:%'").field, Field::Attribute(Attribute::ArtifactUri));
-        assert_eq!(one("run_id = 'abc'").field, Field::Attribute(Attribute::RunId));
+        assert_eq!(
+            one("end_time <= 5").field,
+            Field::Attribute(Attribute::EndTime)
+        );
+        assert_eq!(
+            one("user_id LIKE 'a%'").field,
+            Field::Attribute(Attribute::UserId)
+        );
+        assert_eq!(
+            one("artifact_uri ILIKE 's3:%'").field,
+            Field::Attribute(Attribute::ArtifactUri)
+        );
+        assert_eq!(
+            one("run_id = 'abc'").field,
+            Field::Attribute(Attribute::RunId)
+        );
     }
 
     #[test]
@@ -1150,18 +1316,30 @@ mod tests {
         assert_eq!(c.op, Op::In);
         assert_eq!(c.value, Value::StringList(vec!["a".into(), "b".into()]));
         assert_eq!(one("run_id not in ('a',)").op, Op::NotIn, "trailing comma");
-        assert_eq!(one("run_id NOT   IN('a')").value, Value::StringList(vec!["a".into()]));
+        assert_eq!(
+            one("run_id NOT   IN('a')").value,
+            Value::StringList(vec!["a".into()])
+        );
     }
 
     #[test]
     fn datasets() {
         for prefix in ["datasets", "dataset"] {
-            assert_eq!(one(&format!("{prefix}.name = 'd'")).field, Field::Dataset(DatasetField::Name));
+            assert_eq!(
+                one(&format!("{prefix}.name = 'd'")).field,
+                Field::Dataset(DatasetField::Name)
+            );
         }
-        assert_eq!(one("datasets.digest LIKE 'ab%'").field, Field::Dataset(DatasetField::Digest));
+        assert_eq!(
+            one("datasets.digest LIKE 'ab%'").field,
+            Field::Dataset(DatasetField::Digest)
+        );
         let c = one("datasets.context IN ('train', 'eval')");
         assert_eq!(c.field, Field::Dataset(DatasetField::Context));
-        assert_eq!(c.value, Value::StringList(vec!["train".into(), "eval".into()]));
+        assert_eq!(
+            c.value,
+            Value::StringList(vec!["train".into(), "eval".into()])
+        );
         assert_eq!(one("datasets.name NOT IN ('x')").op, Op::NotIn);
     }
 
@@ -1170,22 +1348,42 @@ mod tests {
         let a = || Expr::Compare(one("params.a = '1'"));
         let b = || Expr::Compare(one("params.b = '1'"));
         let c = || Expr::Compare(one("params.c = '1'"));
-        assert_eq!(run("params.a = '1' AND params.b = '1' OR params.c = '1'"), Expr::Or(vec![Expr::And(vec![a(), b()]), c()]));
-        assert_eq!(run("params.a = '1' OR params.b = '1' AND params.c = '1'"), Expr::Or(vec![a(), Expr::And(vec![b(), c()])]));
+        assert_eq!(
+            run("params.a = '1' AND params.b = '1' OR params.c = '1'"),
+            Expr::Or(vec![Expr::And(vec![a(), b()]), c()])
+        );
+        assert_eq!(
+            run("params.a = '1' OR params.b = '1' AND params.c = '1'"),
+            Expr::Or(vec![a(), Expr::And(vec![b(), c()])])
+        );
         assert_eq!(
             run("(params.a = '1' OR params.b = '1') AND params.c = '1'"),
             Expr::And(vec![Expr::Or(vec![a(), b()]), c()])
         );
-        assert_eq!(run("params.a = '1' and params.b = '1' and params.c = '1'"), Expr::And(vec![a(), b(), c()]));
+        assert_eq!(
+            run("params.a = '1' and params.b = '1' and params.c = '1'"),
+            Expr::And(vec![a(), b(), c()])
+        );
         assert_eq!(run("((params.a = '1'))"), a());
-        assert_eq!(run("(params.a='1')OR(params.b='1')"), Expr::Or(vec![a(), b()]));
+        assert_eq!(
+            run("(params.a='1')OR(params.b='1')"),
+            Expr::Or(vec![a(), b()])
+        );
     }
 
     #[test]
     fn depth_limit() {
-        let ok = format!("{}params.a = '1'{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        let ok = format!(
+            "{}params.a = '1'{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
         assert!(parse_run_filter(&ok).is_ok());
-        let deep = format!("{}params.a = '1'{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{}params.a = '1'{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
         fails(&deep, MAX_DEPTH, "nested too deeply");
         // Far past the limit must fail the same way, not overflow the stack.
         fails(&"(".repeat(100_000), MAX_DEPTH, "nested too deeply");
@@ -1220,10 +1418,22 @@ mod tests {
         fails("metrics.loss > abc", 15, "expected a number");
         fails("metrics.loss > 5abc", 15, "expected a number");
         fails("metrics.loss > '5'", 15, "expected a number");
-        fails("metrics.loss > 1 2", 17, "expected AND, OR or the end of the filter but found '2'");
+        fails(
+            "metrics.loss > 1 2",
+            17,
+            "expected AND, OR or the end of the filter but found '2'",
+        );
         fails("params.a = 'x' AND", 18, "expected an identifier");
-        fails("params.a = 'x' OR OR params.b = 'y'", 18, "expected an identifier");
-        fails("params.a = 'x' params.b = 'y'", 15, "expected AND, OR or the end");
+        fails(
+            "params.a = 'x' OR OR params.b = 'y'",
+            18,
+            "expected an identifier",
+        );
+        fails(
+            "params.a = 'x' params.b = 'y'",
+            15,
+            "expected AND, OR or the end",
+        );
         fails("params.a = x", 11, "expected a quoted string");
         fails("params.a = `x`", 11, "expected a quoted string");
         fails("params.a = 5", 11, "expected a quoted string");
@@ -1239,31 +1449,67 @@ mod tests {
         fails("params.a NOT LIKE 'x'", 13, "expected IN after NOT");
         fails("params.a IS 'x'", 12, "expected NULL or NOT NULL after IS");
         fails("params.a IS NOT 'x'", 16, "expected NULL after IS NOT");
-        fails("params.a = 'x' ANDparams.b = 'y'", 15, "expected AND, OR or the end");
+        fails(
+            "params.a = 'x' ANDparams.b = 'y'",
+            15,
+            "expected AND, OR or the end",
+        );
     }
 
     #[test]
     fn identifier_errors() {
-        fails("foo.bar = 'x'", 0, "expected an entity type (metrics, params, tags, attributes, datasets) but found 'foo'");
+        fails(
+            "foo.bar = 'x'",
+            0,
+            "expected an entity type (metrics, params, tags, attributes, datasets) but found 'foo'",
+        );
         fails("Metrics.loss = 1", 0, "expected an entity type");
         fails("loss > 1", 0, "expected an attribute (run_id, run_name");
-        fails("attributes.lifecycle_stage = 'active'", 11, "but found 'lifecycle_stage'");
+        fails(
+            "attributes.lifecycle_stage = 'active'",
+            11,
+            "but found 'lifecycle_stage'",
+        );
         fails("experiment_id = '1'", 0, "expected an attribute");
-        fails("datasets.size = 'x'", 9, "expected a dataset field (name, digest, context)");
+        fails(
+            "datasets.size = 'x'",
+            9,
+            "expected a dataset field (name, digest, context)",
+        );
     }
 
     #[test]
     fn per_type_rules() {
-        fails("metrics.m IS NULL", 10, "the comparator 'IS NULL' is not allowed for metrics.m: expected one of =, !=, <, <=, >, >=");
+        fails(
+            "metrics.m IS NULL",
+            10,
+            "the comparator 'IS NULL' is not allowed for metrics.m: expected one of =, !=, <, <=, >, >=",
+        );
         fails("metrics.m LIKE '1'", 10, "not allowed for metrics.m");
         fails("metrics.m IN ('1')", 10, "not allowed");
-        fails("params.p > '1'", 9, "not allowed for params.p: expected one of =, !=, LIKE, ILIKE, IS NULL, IS NOT NULL");
+        fails(
+            "params.p > '1'",
+            9,
+            "not allowed for params.p: expected one of =, !=, LIKE, ILIKE, IS NULL, IS NOT NULL",
+        );
         fails("tags.t IN ('a')", 7, "not allowed for tags.t");
-        fails("status IN ('a')", 7, "not allowed for attributes.status: expected one of =, !=, LIKE, ILIKE");
+        fails(
+            "status IN ('a')",
+            7,
+            "not allowed for attributes.status: expected one of =, !=, LIKE, ILIKE",
+        );
         fails("status IS NULL", 7, "not allowed");
         fails("status < 'a'", 7, "not allowed");
-        fails("start_time LIKE '1'", 11, "not allowed for attributes.start_time");
-        fails("start_time = 'x'", 13, "expected a number for attributes.start_time");
+        fails(
+            "start_time LIKE '1'",
+            11,
+            "not allowed for attributes.start_time",
+        );
+        fails(
+            "start_time = 'x'",
+            13,
+            "expected a number for attributes.start_time",
+        );
         fails("run_id IS NULL", 7, "not allowed");
         fails("datasets.name IS NULL", 14, "not allowed");
         fails("datasets.name < 'a'", 14, "not allowed");
@@ -1276,18 +1522,36 @@ mod tests {
 
     #[test]
     fn experiment_filters() {
-        assert_eq!(exp("name = 'e'"), cmp(Field::Experiment(ExperimentAttribute::Name), Op::Eq, s("e")));
+        assert_eq!(
+            exp("name = 'e'"),
+            cmp(Field::Experiment(ExperimentAttribute::Name), Op::Eq, s("e"))
+        );
         assert_eq!(exp("attributes.name ILIKE '%E%'").op, Op::ILike);
         assert_eq!(exp("attribute.name LIKE 'e%'").op, Op::Like);
         assert_eq!(exp("attr.name != 'e'").op, Op::Ne);
-        let id = |v| cmp(Field::Experiment(ExperimentAttribute::ExperimentId), Op::Eq, Value::Number(Number::Int(v)));
+        let id = |v| {
+            cmp(
+                Field::Experiment(ExperimentAttribute::ExperimentId),
+                Op::Eq,
+                Value::Number(Number::Int(v)),
+            )
+        };
         assert_eq!(exp("experiment_id = '3'"), id(3));
         assert_eq!(exp("experiment_id = 3"), id(3));
         assert_eq!(exp("experiment_id = ' 4 '"), id(4));
-        assert_eq!(exp("experiment_id IN ('1', 2, \"3\")").value, Value::IntList(vec![1, 2, 3]));
+        assert_eq!(
+            exp("experiment_id IN ('1', 2, \"3\")").value,
+            Value::IntList(vec![1, 2, 3])
+        );
         assert_eq!(exp("experiment_id NOT IN ('1')").op, Op::NotIn);
-        assert_eq!(exp("creation_time > 100").field, Field::Experiment(ExperimentAttribute::CreationTime));
-        assert_eq!(exp("last_update_time <= -1").value, Value::Number(Number::Int(-1)));
+        assert_eq!(
+            exp("creation_time > 100").field,
+            Field::Experiment(ExperimentAttribute::CreationTime)
+        );
+        assert_eq!(
+            exp("last_update_time <= -1").value,
+            Value::Number(Number::Int(-1))
+        );
         assert_eq!(exp("tags.k = 'v'").field, Field::Tag("k".into()));
         assert_eq!(exp("tag.`a b` IS NOT NULL").op, Op::IsNotNull);
         assert_eq!(exp("tags.k ILIKE 'V%'").op, Op::ILike);
@@ -1295,19 +1559,47 @@ mod tests {
 
     #[test]
     fn experiment_errors() {
-        exp_fails("experiment_id = 'abc'", 16, "expected an integer experiment id but found ''abc''");
-        exp_fails("experiment_id = 1.5", 16, "expected an integer experiment id");
-        exp_fails("experiment_id IN ('1', 'x')", 23, "expected an integer experiment id");
-        exp_fails("experiment_id < 3", 14, "not allowed for attributes.experiment_id: expected one of =, !=, IN, NOT IN");
+        exp_fails(
+            "experiment_id = 'abc'",
+            16,
+            "expected an integer experiment id but found ''abc''",
+        );
+        exp_fails(
+            "experiment_id = 1.5",
+            16,
+            "expected an integer experiment id",
+        );
+        exp_fails(
+            "experiment_id IN ('1', 'x')",
+            23,
+            "expected an integer experiment id",
+        );
+        exp_fails(
+            "experiment_id < 3",
+            14,
+            "not allowed for attributes.experiment_id: expected one of =, !=, IN, NOT IN",
+        );
         exp_fails("experiment_id LIKE '3'", 14, "not allowed");
-        exp_fails("creation_time > 1.5", 16, "expected an integer for attributes.creation_time");
+        exp_fails(
+            "creation_time > 1.5",
+            16,
+            "expected an integer for attributes.creation_time",
+        );
         exp_fails("creation_time > '1'", 16, "expected an integer");
         exp_fails("name IN ('a')", 5, "not allowed for attributes.name");
         exp_fails("name IS NULL", 5, "not allowed");
-        exp_fails("metrics.m > 1", 0, "expected an entity type (attributes, tags) but found 'metrics'");
+        exp_fails(
+            "metrics.m > 1",
+            0,
+            "expected an entity type (attributes, tags) but found 'metrics'",
+        );
         exp_fails("params.p = 'x'", 0, "expected an entity type");
         exp_fails("run.name = 'x'", 0, "expected an entity type");
-        exp_fails("status = 'x'", 0, "expected an attribute (name, experiment_id, creation_time, last_update_time)");
+        exp_fails(
+            "status = 'x'",
+            0,
+            "expected an attribute (name, experiment_id, creation_time, last_update_time)",
+        );
         exp_fails("tags.k < 'x'", 7, "not allowed");
     }
 
@@ -1328,7 +1620,10 @@ mod tests {
     #[test]
     fn field_display_round_trips() {
         for f in ["metrics.`a b`", "params.lr", "tags.`x``y`", "metrics.a.b"] {
-            let field = one(&format!("{f} IS NOT NULL").replace("metrics.`a b` IS NOT NULL", "metrics.`a b` = 1").replace("metrics.a.b IS NOT NULL", "metrics.a.b = 1")).field;
+            let field = one(&format!("{f} IS NOT NULL")
+                .replace("metrics.`a b` IS NOT NULL", "metrics.`a b` = 1")
+                .replace("metrics.a.b IS NOT NULL", "metrics.a.b = 1"))
+            .field;
             assert_eq!(field.to_string(), f);
         }
     }
@@ -1339,25 +1634,87 @@ mod tests {
 
         /// Pieces of the grammar, so random soups get past the first token often.
         const TOKENS: &[&str] = &[
-            "metrics.", "params.", "tags.", "attributes.", "datasets.", "attr.", "run.", "loss", "name",
-            "run_id", "start_time", "created", "experiment_id", "creation_time", "`k k`", "\"q\"", "'s'", "''",
-            "'", "\"", "`", "=", "!=", "<", "<=", ">", ">=", "==", "<>", "LIKE", "ILIKE", "IN", "NOT", "IS",
-            "NULL", "AND", "OR", "(", ")", ",", "1", "-2.5e3", ".5", "1e", "+", "-", ".", "é", "\u{0}", " ",
-            "\t", "(", "('a', 'b')", "()",
+            "metrics.",
+            "params.",
+            "tags.",
+            "attributes.",
+            "datasets.",
+            "attr.",
+            "run.",
+            "loss",
+            "name",
+            "run_id",
+            "start_time",
+            "created",
+            "experiment_id",
+            "creation_time",
+            "`k k`",
+            "\"q\"",
+            "'s'",
+            "''",
+            "'",
+            "\"",
+            "`",
+            "=",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "==",
+            "<>",
+            "LIKE",
+            "ILIKE",
+            "IN",
+            "NOT",
+            "IS",
+            "NULL",
+            "AND",
+            "OR",
+            "(",
+            ")",
+            ",",
+            "1",
+            "-2.5e3",
+            ".5",
+            "1e",
+            "+",
+            "-",
+            ".",
+            "é",
+            "\u{0}",
+            " ",
+            "\t",
+            "(",
+            "('a', 'b')",
+            "()",
         ];
 
         fn soup() -> impl Strategy<Value = String> {
             prop::collection::vec(
-                (prop::sample::select(TOKENS), prop::sample::select(&["", " ", "  "][..])),
+                (
+                    prop::sample::select(TOKENS),
+                    prop::sample::select(&["", " ", "  "][..]),
+                ),
                 0..24,
             )
-            .prop_map(|parts| parts.into_iter().map(|(t, ws)| format!("{t}{ws}")).collect())
+            .prop_map(|parts| {
+                parts
+                    .into_iter()
+                    .map(|(t, ws)| format!("{t}{ws}"))
+                    .collect()
+            })
         }
 
         fn check(input: &str) {
-            use crate::search::{Backend, ExperimentQuery, RunQuery, ViewType, experiments_page, runs_page};
+            use crate::search::{
+                Backend, ExperimentQuery, RunQuery, ViewType, experiments_page, runs_page,
+            };
             use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
-            for (i, result) in [parse_run_filter(input), parse_experiment_filter(input)].into_iter().enumerate() {
+            for (i, result) in [parse_run_filter(input), parse_experiment_filter(input)]
+                .into_iter()
+                .enumerate()
+            {
                 match result {
                     Err(e) => {
                         assert!(e.position <= input.chars().count(), "{e}");

@@ -10,15 +10,17 @@ pub mod registry;
 pub mod sql;
 
 pub use filter::{
-    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, FilterError, LoggedModelAttribute, Number, Op,
-    RegistryAttribute, Value, parse_experiment_filter, parse_logged_model_filter, parse_model_version_filter, parse_registered_model_filter, parse_run_filter,
+    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, FilterError,
+    LoggedModelAttribute, Number, Op, RegistryAttribute, Value, parse_experiment_filter,
+    parse_logged_model_filter, parse_model_version_filter, parse_registered_model_filter,
+    parse_run_filter,
 };
+pub use logged_models::{LoggedModelQuery, logged_models_page};
 pub use order_by::{
-    OrderBy, OrderByError, parse_experiment_order_by, parse_model_version_order_by, parse_registered_model_order_by,
-    parse_run_order_by,
+    OrderBy, OrderByError, parse_experiment_order_by, parse_model_version_order_by,
+    parse_registered_model_order_by, parse_run_order_by,
 };
 pub use page_token::{PageToken, PageTokenError};
-pub use logged_models::{LoggedModelQuery, logged_models_page};
 pub use registry::{RegistryQuery, model_versions_page, registered_models_page};
 pub use sql::{ExperimentQuery, RunQuery, experiments_page, runs_page};
 

@@ -26,7 +26,11 @@ pub struct OrderByError {
 
 impl fmt::Display for OrderByError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid order_by clause '{}' at position {}: {}", self.entry, self.position, self.message)
+        write!(
+            f,
+            "Invalid order_by clause '{}' at position {}: {}",
+            self.entry, self.position, self.message
+        )
     }
 }
 
@@ -34,7 +38,11 @@ impl std::error::Error for OrderByError {}
 
 impl From<FilterError> for OrderByError {
     fn from(e: FilterError) -> Self {
-        Self { entry: e.filter, position: e.position, message: e.message }
+        Self {
+            entry: e.filter,
+            position: e.position,
+            message: e.message,
+        }
     }
 }
 
@@ -47,19 +55,25 @@ pub fn parse_run_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, 
 
 /// Parses `search_registered_models` order_by entries: name, last_updated_timestamp
 /// (`timestamp`).
-pub fn parse_registered_model_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
+pub fn parse_registered_model_order_by<S: AsRef<str>>(
+    entries: &[S],
+) -> Result<Vec<OrderBy>, OrderByError> {
     parse_all(entries, Scope::RegisteredModels)
 }
 
 /// Parses `search_model_versions` order_by entries: name, version_number,
 /// creation_timestamp, last_updated_timestamp.
-pub fn parse_model_version_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
+pub fn parse_model_version_order_by<S: AsRef<str>>(
+    entries: &[S],
+) -> Result<Vec<OrderBy>, OrderByError> {
     parse_all(entries, Scope::ModelVersions)
 }
 
 /// Parses `search_experiments` order_by entries: name, experiment_id, creation_time,
 /// last_update_time.
-pub fn parse_experiment_order_by<S: AsRef<str>>(entries: &[S]) -> Result<Vec<OrderBy>, OrderByError> {
+pub fn parse_experiment_order_by<S: AsRef<str>>(
+    entries: &[S],
+) -> Result<Vec<OrderBy>, OrderByError> {
     parse_all(entries, Scope::Experiments)
 }
 
@@ -74,7 +88,10 @@ fn parse_all<S: AsRef<str>>(entries: &[S], scope: Scope) -> Result<Vec<OrderBy>,
             return Err(OrderByError {
                 entry: entry.to_owned(),
                 position: 0,
-                message: format!("`order_by` contains duplicate fields: {} is already ordered by", order.field),
+                message: format!(
+                    "`order_by` contains duplicate fields: {} is already ordered by",
+                    order.field
+                ),
             });
         }
         out.push(order);
@@ -89,8 +106,10 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
     let field = p.field()?;
     let orderable = matches!(
         (&field, scope),
-        (Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Attribute(_), Scope::Runs)
-            | (Field::Experiment(_), Scope::Experiments)
+        (
+            Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Attribute(_),
+            Scope::Runs
+        ) | (Field::Experiment(_), Scope::Experiments)
             | (
                 Field::Registry(RegistryAttribute::Name | RegistryAttribute::LastUpdatedTimestamp),
                 Scope::RegisteredModels
@@ -110,11 +129,15 @@ fn parse_entry(entry: &str, scope: Scope) -> Result<OrderBy, OrderByError> {
             Scope::Runs => "metrics.<key>, params.<key>, tags.<key> or a run attribute",
             Scope::Experiments => "name, experiment_id, creation_time or last_update_time",
             Scope::RegisteredModels => "name or last_updated_timestamp",
-            Scope::ModelVersions => "name, version_number, creation_timestamp or last_updated_timestamp",
+            Scope::ModelVersions => {
+                "name, version_number, creation_timestamp or last_updated_timestamp"
+            }
             // Logged-model searches order by `field_name`, not through this parser.
             Scope::LoggedModels => "a logged model attribute",
         };
-        return Err(p.error_at(start, format!("cannot order by {field}: expected {valid}")).into());
+        return Err(p
+            .error_at(start, format!("cannot order by {field}: expected {valid}"))
+            .into());
     }
     p.skip_ws();
     let ascending = if p.eat_keyword("ASC") {
@@ -152,24 +175,55 @@ mod tests {
 
     #[test]
     fn directions() {
-        assert_eq!(runs(&["metrics.loss DESC"]), [by(Field::Metric("loss".into()), false)]);
-        assert_eq!(runs(&["metrics.loss desc"]), [by(Field::Metric("loss".into()), false)]);
-        assert_eq!(runs(&["metrics.loss ASC"]), [by(Field::Metric("loss".into()), true)]);
-        assert_eq!(runs(&["metrics.loss"]), [by(Field::Metric("loss".into()), true)], "ASC by default");
-        assert_eq!(runs(&["  metrics.loss   Desc  "]), [by(Field::Metric("loss".into()), false)]);
+        assert_eq!(
+            runs(&["metrics.loss DESC"]),
+            [by(Field::Metric("loss".into()), false)]
+        );
+        assert_eq!(
+            runs(&["metrics.loss desc"]),
+            [by(Field::Metric("loss".into()), false)]
+        );
+        assert_eq!(
+            runs(&["metrics.loss ASC"]),
+            [by(Field::Metric("loss".into()), true)]
+        );
+        assert_eq!(
+            runs(&["metrics.loss"]),
+            [by(Field::Metric("loss".into()), true)],
+            "ASC by default"
+        );
+        assert_eq!(
+            runs(&["  metrics.loss   Desc  "]),
+            [by(Field::Metric("loss".into()), false)]
+        );
         assert!(runs(&[] as &[&str]).is_empty());
         // Handlers pass the request's Vec<String> straight through.
         let owned: Vec<String> = vec!["params.lr DESC".into()];
-        assert_eq!(parse_run_order_by(&owned), Ok(vec![by(Field::Param("lr".into()), false)]));
+        assert_eq!(
+            parse_run_order_by(&owned),
+            Ok(vec![by(Field::Param("lr".into()), false)])
+        );
     }
 
     #[test]
     fn quoted_keys_and_aliases() {
-        assert_eq!(runs(&["params.`a b` ASC"]), [by(Field::Param("a b".into()), true)]);
-        assert_eq!(runs(&[r#"tags."x y" DESC"#]), [by(Field::Tag("x y".into()), false)]);
+        assert_eq!(
+            runs(&["params.`a b` ASC"]),
+            [by(Field::Param("a b".into()), true)]
+        );
+        assert_eq!(
+            runs(&[r#"tags."x y" DESC"#]),
+            [by(Field::Tag("x y".into()), false)]
+        );
         assert_eq!(runs(&["param.lr"]), [by(Field::Param("lr".into()), true)]);
-        assert_eq!(runs(&["created DESC"]), [by(Field::Attribute(Attribute::StartTime), false)]);
-        assert_eq!(runs(&["`Run Name`"]), [by(Field::Attribute(Attribute::RunName), true)]);
+        assert_eq!(
+            runs(&["created DESC"]),
+            [by(Field::Attribute(Attribute::StartTime), false)]
+        );
+        assert_eq!(
+            runs(&["`Run Name`"]),
+            [by(Field::Attribute(Attribute::RunName), true)]
+        );
         for (name, a) in [
             ("run_id", Attribute::RunId),
             ("attributes.run_name", Attribute::RunName),
@@ -196,7 +250,11 @@ mod tests {
              expected ASC, DESC or the end of the clause but found 'DESCENDING'"
         );
         let e = run_err(&["metrics.loss DESC ASC"]);
-        assert!(e.message.contains("expected the end of the clause but found 'ASC'"), "{e}");
+        assert!(
+            e.message
+                .contains("expected the end of the clause but found 'ASC'"),
+            "{e}"
+        );
         let e = run_err(&["metrics.loss", ""]);
         assert_eq!(e.entry, "");
         assert!(e.message.contains("expected an identifier"), "{e}");
@@ -225,7 +283,12 @@ mod tests {
 
     #[test]
     fn experiments() {
-        let parsed = parse_experiment_order_by(&["name DESC", "experiment_id", "attributes.creation_time ASC"]).unwrap();
+        let parsed = parse_experiment_order_by(&[
+            "name DESC",
+            "experiment_id",
+            "attributes.creation_time ASC",
+        ])
+        .unwrap();
         assert_eq!(
             parsed,
             [
@@ -236,7 +299,10 @@ mod tests {
         );
         assert_eq!(
             parse_experiment_order_by(&["last_update_time DESC"]).unwrap(),
-            [by(Field::Experiment(ExperimentAttribute::LastUpdateTime), false)]
+            [by(
+                Field::Experiment(ExperimentAttribute::LastUpdateTime),
+                false
+            )]
         );
         let e = parse_experiment_order_by(&["tags.k"]).unwrap_err();
         assert!(e.message.contains("cannot order by tags.k"), "{e}");

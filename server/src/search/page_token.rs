@@ -47,9 +47,15 @@ impl PageToken {
         if token.is_empty() {
             return Ok(Self::default());
         }
-        let fail = |reason: &str| PageTokenError { token: token.to_owned(), reason: reason.to_owned() };
-        let bytes = LENIENT.decode(token).map_err(|_| fail("it is not valid base64"))?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| fail("it does not hold JSON"))?;
+        let fail = |reason: &str| PageTokenError {
+            token: token.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let bytes = LENIENT
+            .decode(token)
+            .map_err(|_| fail("it is not valid base64"))?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| fail("it does not hold JSON"))?;
         let offset = json
             .as_object()
             .ok_or_else(|| fail("expected a JSON object"))?

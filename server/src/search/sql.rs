@@ -16,14 +16,16 @@
 //! * order_by sorts missing values last in both directions, and for metrics NaN after
 //!   real values and before missing ones.
 
-use super::filter::{Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, Number, Op, Value};
+use super::filter::{
+    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, Number, Op, Value,
+};
 use super::order_by::OrderBy;
 use super::{Backend, ViewType};
 use sea_query::extension::postgres::PgExpr;
 use sea_query::extension::sqlite::SqliteExpr;
 use sea_query::{
-    Alias, Cond, Condition, DynIden, Expr as Sql, ExprTrait, Func, Iden, IntoIden, JoinType, LikeExpr, Order, Query,
-    SelectStatement, SimpleExpr,
+    Alias, Cond, Condition, DynIden, Expr as Sql, ExprTrait, Func, Iden, IntoIden, JoinType,
+    LikeExpr, Order, Query, SelectStatement, SimpleExpr,
 };
 
 /// One page of `search_runs`.
@@ -88,7 +90,10 @@ pub enum OrderVia {
 
 impl Default for Plan {
     fn default() -> Self {
-        Plan { semi_join: SemiJoin::Exists, order_via: OrderVia::LeftJoin }
+        Plan {
+            semi_join: SemiJoin::Exists,
+            order_via: OrderVia::LeftJoin,
+        }
     }
 }
 
@@ -194,8 +199,13 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
     ])
     .from(Runs::Table);
 
-    let compiler = Compiler { backend, owner: Owner::Run, semi_join: plan.semi_join };
-    let mut cond = Cond::all().add(Sql::col((Runs::Table, Runs::ExperimentId)).is_in(q.experiment_ids.iter().copied()));
+    let compiler = Compiler {
+        backend,
+        owner: Owner::Run,
+        semi_join: plan.semi_join,
+    };
+    let mut cond = Cond::all()
+        .add(Sql::col((Runs::Table, Runs::ExperimentId)).is_in(q.experiment_ids.iter().copied()));
     if let Some(stage) = stage(q.view) {
         cond = cond.add(Sql::col((Runs::Table, Runs::LifecycleStage)).eq(stage));
     }
@@ -206,7 +216,11 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
 
     let mut start_time_ordered = false;
     for (i, order) in q.order_by.iter().enumerate() {
-        let dir = if order.ascending { Order::Asc } else { Order::Desc };
+        let dir = if order.ascending {
+            Order::Asc
+        } else {
+            Order::Desc
+        };
         match &order.field {
             Field::Attribute(a) => {
                 start_time_ordered |= *a == Attribute::StartTime;
@@ -217,15 +231,30 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
                 s.order_by_expr(col.into(), dir);
             }
             Field::Metric(key) => order_by_metric(&mut s, i, key, dir, plan.order_via),
-            Field::Param(key) => order_by_value(&mut s, Params::Table.into_iden(), i, key, dir, plan.order_via),
-            Field::Tag(key) => order_by_value(&mut s, Tags::Table.into_iden(), i, key, dir, plan.order_via),
+            Field::Param(key) => order_by_value(
+                &mut s,
+                Params::Table.into_iden(),
+                i,
+                key,
+                dir,
+                plan.order_via,
+            ),
+            Field::Tag(key) => {
+                order_by_value(&mut s, Tags::Table.into_iden(), i, key, dir, plan.order_via)
+            }
             // The order_by parser admits only the fields above for runs.
-            Field::Dataset(_) | Field::Experiment(_) | Field::Registry(_) | Field::LoggedModel(_) => {}
+            Field::Dataset(_)
+            | Field::Experiment(_)
+            | Field::Registry(_)
+            | Field::LoggedModel(_) => {}
         }
     }
     if !start_time_ordered {
         if !nulls_last_by_default(backend, false) {
-            s.order_by_expr(Sql::col((Runs::Table, Runs::StartTime)).is_null(), Order::Asc);
+            s.order_by_expr(
+                Sql::col((Runs::Table, Runs::StartTime)).is_null(),
+                Order::Asc,
+            );
         }
         s.order_by((Runs::Table, Runs::StartTime), Order::Desc);
     }
@@ -248,7 +277,11 @@ pub fn experiments_page(q: &ExperimentQuery, backend: Backend) -> SelectStatemen
     ])
     .from(Experiments::Table);
 
-    let compiler = Compiler { backend, owner: Owner::Experiment, semi_join: Plan::default().semi_join };
+    let compiler = Compiler {
+        backend,
+        owner: Owner::Experiment,
+        semi_join: Plan::default().semi_join,
+    };
     let mut cond = Cond::all();
     if let Some(stage) = stage(q.view) {
         cond = cond.add(Sql::col((Experiments::Table, Experiments::LifecycleStage)).eq(stage));
@@ -270,8 +303,15 @@ pub fn experiments_page(q: &ExperimentQuery, backend: Backend) -> SelectStatemen
             _ => None,
         })
         .collect();
-    let mut order: Vec<(ExperimentAttribute, bool)> = if explicit.is_empty() { default.to_vec() } else { explicit };
-    if !order.iter().any(|(a, _)| *a == ExperimentAttribute::ExperimentId) {
+    let mut order: Vec<(ExperimentAttribute, bool)> = if explicit.is_empty() {
+        default.to_vec()
+    } else {
+        explicit
+    };
+    if !order
+        .iter()
+        .any(|(a, _)| *a == ExperimentAttribute::ExperimentId)
+    {
         order.push((ExperimentAttribute::ExperimentId, true));
     }
     // Every orderable experiment column is NOT NULL, so no null-ordering keys are needed.
@@ -335,7 +375,12 @@ fn order_by_metric(s: &mut SelectStatement, i: usize, key: &str, dir: Order, via
     match via {
         OrderVia::LeftJoin => {
             let alias = Alias::new(format!("om{i}")).into_iden();
-            s.join_as(JoinType::LeftJoin, lm, alias.clone(), on_run_key(&alias, key));
+            s.join_as(
+                JoinType::LeftJoin,
+                lm,
+                alias.clone(),
+                on_run_key(&alias, key),
+            );
             // run_id is NOT NULL in the table, so NULL here means "no row".
             s.order_by_expr(Sql::col((alias.clone(), Col::RunId)).is_null(), Order::Asc);
             s.order_by((alias.clone(), Col::IsNan), Order::Asc);
@@ -351,11 +396,23 @@ fn order_by_metric(s: &mut SelectStatement, i: usize, key: &str, dir: Order, via
 }
 
 /// Param/tag order: by value, runs without the key last.
-fn order_by_value(s: &mut SelectStatement, table: DynIden, i: usize, key: &str, dir: Order, via: OrderVia) {
+fn order_by_value(
+    s: &mut SelectStatement,
+    table: DynIden,
+    i: usize,
+    key: &str,
+    dir: Order,
+    via: OrderVia,
+) {
     let value = match via {
         OrderVia::LeftJoin => {
             let alias = Alias::new(format!("ov{i}")).into_iden();
-            s.join_as(JoinType::LeftJoin, table, alias.clone(), on_run_key(&alias, key));
+            s.join_as(
+                JoinType::LeftJoin,
+                table,
+                alias.clone(),
+                on_run_key(&alias, key),
+            );
             Sql::col((alias, Col::Value)).into()
         }
         OrderVia::Subquery => scalar_subquery(table, Col::Value, key),
@@ -401,8 +458,12 @@ impl Compiler {
     fn condition(&self, expr: &Expr) -> Condition {
         match expr {
             Expr::Compare(c) => Cond::all().add(self.comparison(c)),
-            Expr::And(terms) => terms.iter().fold(Cond::all(), |acc, t| acc.add(self.condition(t))),
-            Expr::Or(terms) => terms.iter().fold(Cond::any(), |acc, t| acc.add(self.condition(t))),
+            Expr::And(terms) => terms
+                .iter()
+                .fold(Cond::all(), |acc, t| acc.add(self.condition(t))),
+            Expr::Or(terms) => terms
+                .iter()
+                .fold(Cond::any(), |acc, t| acc.add(self.condition(t))),
         }
     }
 
@@ -417,11 +478,17 @@ impl Compiler {
                 };
                 self.key_value(table, key, c.op, &c.value)
             }
-            Field::Attribute(a) => self.column_test(Sql::col((Runs::Table, run_column(*a))).into(), c.op, &c.value),
+            Field::Attribute(a) => self.column_test(
+                Sql::col((Runs::Table, run_column(*a))).into(),
+                c.op,
+                &c.value,
+            ),
             Field::Dataset(d) => self.dataset(*d, c.op, &c.value),
-            Field::Experiment(a) => {
-                self.column_test(Sql::col((Experiments::Table, experiment_column(*a))).into(), c.op, &c.value)
-            }
+            Field::Experiment(a) => self.column_test(
+                Sql::col((Experiments::Table, experiment_column(*a))).into(),
+                c.op,
+                &c.value,
+            ),
             // Registry filters compile in `search::registry`; the parser never gives them here.
             Field::Registry(_) | Field::LoggedModel(_) => never(),
         }
@@ -431,7 +498,10 @@ impl Compiler {
     fn owner_key(&self) -> (SimpleExpr, Col) {
         match self.owner {
             Owner::Run => (Sql::col((Runs::Table, Runs::Id)).into(), Col::RunId),
-            Owner::Experiment => (Sql::col((Experiments::Table, Experiments::ExperimentId)).into(), Col::ExperimentId),
+            Owner::Experiment => (
+                Sql::col((Experiments::Table, Experiments::ExperimentId)).into(),
+                Col::ExperimentId,
+            ),
         }
     }
 
@@ -443,12 +513,17 @@ impl Compiler {
             SemiJoin::InSubquery => {
                 sub.column((fk_table, fk));
                 // The child key is NOT NULL, so NOT IN has no NULL pitfall here.
-                if negated { outer.not_in_subquery(sub) } else { outer.in_subquery(sub) }
+                if negated {
+                    outer.not_in_subquery(sub)
+                } else {
+                    outer.in_subquery(sub)
+                }
             }
             SemiJoin::Exists => {
                 // Selecting the key column rather than a constant keeps the statement
                 // free of a pointless bound parameter.
-                sub.column((fk_table.clone(), fk)).and_where(Sql::col((fk_table, fk)).eq(outer));
+                sub.column((fk_table.clone(), fk))
+                    .and_where(Sql::col((fk_table, fk)).eq(outer));
                 let exists = Sql::exists(sub);
                 if negated { exists.not() } else { exists }
             }
@@ -457,7 +532,10 @@ impl Compiler {
 
     /// `FROM table WHERE table.key = ?`, the start of every key/value subquery.
     fn keyed(table: &DynIden, key: &str) -> SelectStatement {
-        Query::select().from(table.clone()).and_where(Sql::col((table.clone(), Col::Key)).eq(key)).to_owned()
+        Query::select()
+            .from(table.clone())
+            .and_where(Sql::col((table.clone(), Col::Key)).eq(key))
+            .to_owned()
     }
 
     fn metric(&self, key: &str, op: Op, value: &Value) -> SimpleExpr {
@@ -501,10 +579,17 @@ impl Compiler {
         match field {
             DatasetField::Name | DatasetField::Digest => {
                 let (ri, ds) = (RunInputs::Table.into_iden(), Datasets::Table.into_iden());
-                let column = if field == DatasetField::Name { Col::Name } else { Col::Digest };
+                let column = if field == DatasetField::Name {
+                    Col::Name
+                } else {
+                    Col::Digest
+                };
                 let sub = Query::select()
                     .from(ri.clone())
-                    .inner_join(ds.clone(), Sql::col((ds.clone(), Col::Id)).equals((ri.clone(), Col::DatasetId)))
+                    .inner_join(
+                        ds.clone(),
+                        Sql::col((ds.clone(), Col::Id)).equals((ri.clone(), Col::DatasetId)),
+                    )
                     .and_where(self.column_test(Sql::col((ds, column)).into(), op, value))
                     .to_owned();
                 self.has(sub, ri, false)
@@ -512,7 +597,11 @@ impl Compiler {
             DatasetField::Context => {
                 let rit = RunInputTags::Table.into_iden();
                 let mut sub = Self::keyed(&rit, CONTEXT_TAG);
-                sub.and_where(self.column_test(Sql::col((rit.clone(), Col::Value)).into(), op, value));
+                sub.and_where(self.column_test(
+                    Sql::col((rit.clone(), Col::Value)).into(),
+                    op,
+                    value,
+                ));
                 self.has(sub, rit, false)
             }
         }
@@ -557,7 +646,9 @@ impl Compiler {
             (Op::ILike, Backend::Sqlite) => {
                 Func::lower(col).glob(Func::lower(Sql::val(Like::parse(s).to_glob())))
             }
-            (Op::ILike, Backend::Postgres) => col.ilike(LikeExpr::new(Like::parse(s).to_postgres())),
+            (Op::ILike, Backend::Postgres) => {
+                col.ilike(LikeExpr::new(Like::parse(s).to_postgres()))
+            }
             _ => never(),
         }
     }
@@ -566,7 +657,12 @@ impl Compiler {
 /// `column <op> value` with the run search's semantics (case-sensitive LIKE, `\`
 /// escapes), for the other compilers.
 pub(super) fn column_test(backend: Backend, col: SimpleExpr, op: Op, value: &Value) -> SimpleExpr {
-    Compiler { backend, owner: Owner::Run, semi_join: SemiJoin::Exists }.column_test(col, op, value)
+    Compiler {
+        backend,
+        owner: Owner::Run,
+        semi_join: SemiJoin::Exists,
+    }
+    .column_test(col, op, value)
 }
 
 /// A condition that holds for no row: the answer for a (field, op, value) combination
@@ -637,7 +733,9 @@ impl Like {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::{parse_experiment_filter, parse_experiment_order_by, parse_run_filter, parse_run_order_by};
+    use crate::search::{
+        parse_experiment_filter, parse_experiment_order_by, parse_run_filter, parse_run_order_by,
+    };
     use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 
     #[test]
@@ -676,7 +774,11 @@ mod tests {
     #[test]
     fn values_are_bound_not_spliced() {
         let hostile = "x'; DROP TABLE runs; --";
-        let filter = format!("params.`{hostile}` = '{}' OR tags.t LIKE '{}'", hostile.replace('\'', "''"), "%''%");
+        let filter = format!(
+            "params.`{hostile}` = '{}' OR tags.t LIKE '{}'",
+            hostile.replace('\'', "''"),
+            "%''%"
+        );
         for backend in [Backend::Sqlite, Backend::Postgres] {
             let (sql, n) = run_sql(&filter, &["metrics.`m'--` DESC"], backend);
             assert!(!sql.contains("DROP"), "{sql}");
@@ -689,7 +791,12 @@ mod tests {
     #[test]
     fn default_order_has_tie_breakers() {
         let (sql, _) = run_sql("", &[], Backend::Sqlite);
-        assert!(sql.ends_with(r#"ORDER BY "runs"."start_time" DESC, "runs"."run_uuid" ASC LIMIT ? OFFSET ?"#), "{sql}");
+        assert!(
+            sql.ends_with(
+                r#"ORDER BY "runs"."start_time" DESC, "runs"."run_uuid" ASC LIMIT ? OFFSET ?"#
+            ),
+            "{sql}"
+        );
         let (sql, _) = run_sql("", &[], Backend::Postgres);
         assert!(
             sql.contains(r#"ORDER BY "runs"."start_time" IS NULL ASC, "runs"."start_time" DESC, "runs"."run_uuid" ASC"#),
@@ -704,21 +811,48 @@ mod tests {
 
     #[test]
     fn or_is_parenthesised_under_and() {
-        let (sql, _) = run_sql("params.a = '1' AND (params.b = '2' OR params.c = '3')", &[], Backend::Sqlite);
+        let (sql, _) = run_sql(
+            "params.a = '1' AND (params.b = '2' OR params.c = '3')",
+            &[],
+            Backend::Sqlite,
+        );
         let where_ = &sql[sql.find("WHERE").unwrap()..];
-        assert!(where_.contains(" AND (") && where_.contains(" OR "), "{sql}");
+        assert!(
+            where_.contains(" AND (") && where_.contains(" OR "),
+            "{sql}"
+        );
     }
 
     #[test]
     fn experiments_default_order() {
-        let q = ExperimentQuery { filter: None, order_by: &[], view: ViewType::All, offset: 0, limit: 5 };
+        let q = ExperimentQuery {
+            filter: None,
+            order_by: &[],
+            view: ViewType::All,
+            offset: 0,
+            limit: 5,
+        };
         let sql = experiments_page(&q, Backend::Sqlite).to_string(SqliteQueryBuilder);
-        assert!(sql.contains(r#"ORDER BY "experiments"."creation_time" DESC, "experiments"."experiment_id" ASC"#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"ORDER BY "experiments"."creation_time" DESC, "experiments"."experiment_id" ASC"#
+            ),
+            "{sql}"
+        );
         let order = parse_experiment_order_by(&["name DESC"]).unwrap();
         let f = parse_experiment_filter("tags.k IS NULL").unwrap();
-        let q = ExperimentQuery { filter: f.as_ref(), order_by: &order, ..q };
+        let q = ExperimentQuery {
+            filter: f.as_ref(),
+            order_by: &order,
+            ..q
+        };
         let sql = experiments_page(&q, Backend::Postgres).to_string(PostgresQueryBuilder);
-        assert!(sql.contains(r#"ORDER BY "experiments"."name" DESC, "experiments"."experiment_id" ASC"#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"ORDER BY "experiments"."name" DESC, "experiments"."experiment_id" ASC"#
+            ),
+            "{sql}"
+        );
         assert!(sql.contains("NOT EXISTS(SELECT"), "{sql}");
     }
 
@@ -733,6 +867,11 @@ mod tests {
             limit: u64::MAX,
         };
         let (_, values) = runs_page(&q, Backend::Sqlite).build(SqliteQueryBuilder);
-        assert!(values.0.iter().all(|v| *v != sea_query::Value::BigUnsigned(Some(u64::MAX))));
+        assert!(
+            values
+                .0
+                .iter()
+                .all(|v| *v != sea_query::Value::BigUnsigned(Some(u64::MAX)))
+        );
     }
 }

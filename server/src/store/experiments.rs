@@ -125,13 +125,16 @@ pub async fn get(db: &Db, id: i64) -> Result<Experiment> {
 }
 
 pub async fn get_by_name(db: &Db, name: &str) -> Result<Experiment> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&db.pool)
-        .await?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&db.pool)
+            .await?;
     match id {
         Some(id) => get(db, id).await,
-        None => Err(ApiError::not_found(format!("Could not find experiment with name '{name}'"))),
+        None => Err(ApiError::not_found(format!(
+            "Could not find experiment with name '{name}'"
+        ))),
     }
 }
 
@@ -148,12 +151,22 @@ pub async fn stage(conn: &mut Conn, id: i64) -> Result<String> {
 /// whether more follow.
 pub async fn search(db: &Db, query: &ExperimentQuery<'_>) -> Result<(Vec<Experiment>, bool)> {
     let page_size = query.limit as usize;
-    let probe = ExperimentQuery { limit: query.limit + 1, ..query.clone() };
+    let probe = ExperimentQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
     let (sql, values) = build(&search::experiments_page(&probe, db.backend), db.backend);
     let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
     let more = rows.len() > page_size;
-    let mut experiments = rows.iter().take(page_size).map(from_row).collect::<Result<Vec<_>>>()?;
-    let ids: Vec<i64> = experiments.iter().filter_map(|e| e.experiment_id.parse().ok()).collect();
+    let mut experiments = rows
+        .iter()
+        .take(page_size)
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = experiments
+        .iter()
+        .filter_map(|e| e.experiment_id.parse().ok())
+        .collect();
     let mut tags = tags_of(db, &ids).await?;
     for e in &mut experiments {
         if let Ok(id) = e.experiment_id.parse::<i64>() {
@@ -173,9 +186,10 @@ async fn tags_of(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Vec<KeyValue>>> {
             .order_by(Alias::new("key"), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-            out.entry(row.try_get(0)?)
-                .or_default()
-                .push(KeyValue { key: row.try_get(1)?, value: row.try_get(2)? });
+            out.entry(row.try_get(0)?).or_default().push(KeyValue {
+                key: row.try_get(1)?,
+                value: row.try_get(2)?,
+            });
         }
     }
     Ok(out)
@@ -188,10 +202,11 @@ pub async fn rename(conn: &mut Conn, id: i64, new_name: &str) -> Result<()> {
             "Cannot rename a non-active experiment.",
         ));
     }
-    let taken: Option<i64> = sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = $1")
-        .bind(new_name)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = $1")
+            .bind(new_name)
+            .fetch_optional(&mut *conn)
+            .await?;
     match taken {
         // MLflow answers BAD_REQUEST here (not RESOURCE_ALREADY_EXISTS, as on create).
         Some(other) if other != id => {
@@ -216,7 +231,9 @@ pub async fn rename(conn: &mut Conn, id: i64, new_name: &str) -> Result<()> {
 /// MLflow looks the experiment up among the active ones and reports a deleted one as
 /// missing; the code is the same here, the message says why.
 fn not_in_stage(id: i64, stage: &str) -> ApiError {
-    ApiError::not_found(format!("No Experiment with id={id} exists in the {stage} state."))
+    ApiError::not_found(format!(
+        "No Experiment with id={id} exists in the {stage} state."
+    ))
 }
 
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
@@ -246,10 +263,11 @@ pub async fn restore(conn: &mut Conn, id: i64) -> Result<()> {
     if stage(conn, id).await? != "deleted" {
         return Err(not_in_stage(id, "deleted"));
     }
-    let deleted_at: i64 = sqlx::query_scalar("SELECT last_update_time FROM experiments WHERE experiment_id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let deleted_at: i64 =
+        sqlx::query_scalar("SELECT last_update_time FROM experiments WHERE experiment_id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
     sqlx::query(
         "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL \
          WHERE experiment_id = $1 AND lifecycle_stage = 'deleted' AND deleted_time = $2",
@@ -286,7 +304,9 @@ pub async fn delete_tag(conn: &mut Conn, id: i64, key: &str) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found(format!("No tag with name: {key} in experiment with id {id}")));
+        return Err(ApiError::not_found(format!(
+            "No tag with name: {key} in experiment with id {id}"
+        )));
     }
     Ok(())
 }

@@ -31,18 +31,21 @@ pub async fn log(conn: &mut Conn, run_id: i64, inputs: &[DatasetInput]) -> Resul
         .bind(&d.profile)
         .execute(&mut *conn)
         .await?;
-        let dataset_id: i64 =
-            sqlx::query_scalar("SELECT id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3")
-                .bind(experiment_id)
-                .bind(&d.name)
-                .bind(&d.digest)
-                .fetch_one(&mut *conn)
-                .await?;
-        let linked = sqlx::query("INSERT INTO run_inputs (run_id, dataset_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(run_id)
-            .bind(dataset_id)
-            .execute(&mut *conn)
-            .await?;
+        let dataset_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+        )
+        .bind(experiment_id)
+        .bind(&d.name)
+        .bind(&d.digest)
+        .fetch_one(&mut *conn)
+        .await?;
+        let linked = sqlx::query(
+            "INSERT INTO run_inputs (run_id, dataset_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(dataset_id)
+        .execute(&mut *conn)
+        .await?;
         if linked.rows_affected() == 0 {
             continue;
         }
@@ -69,13 +72,29 @@ pub async fn load(db: &Db, run_ids: &[i64]) -> Result<HashMap<i64, RunInputs>> {
         let mut q = Query::select();
         q.expr(Expr::col((Alias::new("i"), Alias::new("run_id"))))
             .expr(Expr::col((Alias::new("d"), Alias::new("id"))))
-            .columns(["name", "digest", "source_type", "source", "schema", "profile"].map(|c| (Alias::new("d"), Alias::new(c))))
+            .columns(
+                [
+                    "name",
+                    "digest",
+                    "source_type",
+                    "source",
+                    "schema",
+                    "profile",
+                ]
+                .map(|c| (Alias::new("d"), Alias::new(c))),
+            )
             .from_as(Alias::new("run_inputs"), Alias::new("i"))
             .inner_join(
-                sea_query::TableRef::TableAlias(Alias::new("datasets").into_iden(), Alias::new("d").into_iden()),
-                Expr::col((Alias::new("d"), Alias::new("id"))).equals((Alias::new("i"), Alias::new("dataset_id"))),
+                sea_query::TableRef::TableAlias(
+                    Alias::new("datasets").into_iden(),
+                    Alias::new("d").into_iden(),
+                ),
+                Expr::col((Alias::new("d"), Alias::new("id")))
+                    .equals((Alias::new("i"), Alias::new("dataset_id"))),
             )
-            .and_where(Expr::col((Alias::new("i"), Alias::new("run_id"))).is_in(chunk.iter().copied()))
+            .and_where(
+                Expr::col((Alias::new("i"), Alias::new("run_id"))).is_in(chunk.iter().copied()),
+            )
             .order_by((Alias::new("d"), Alias::new("name")), Order::Asc);
         let (sql, values) = build(&q, db.backend);
         let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
@@ -83,17 +102,20 @@ pub async fn load(db: &Db, run_ids: &[i64]) -> Result<HashMap<i64, RunInputs>> {
         for row in rows {
             let run_id: i64 = row.try_get(0)?;
             let dataset_id: i64 = row.try_get(1)?;
-            out.entry(run_id).or_default().dataset_inputs.push(DatasetInput {
-                tags: tags.get(&(run_id, dataset_id)).cloned().unwrap_or_default(),
-                dataset: Dataset {
-                    name: row.try_get(2)?,
-                    digest: row.try_get(3)?,
-                    source_type: row.try_get(4)?,
-                    source: row.try_get(5)?,
-                    schema: row.try_get(6)?,
-                    profile: row.try_get(7)?,
-                },
-            });
+            out.entry(run_id)
+                .or_default()
+                .dataset_inputs
+                .push(DatasetInput {
+                    tags: tags.get(&(run_id, dataset_id)).cloned().unwrap_or_default(),
+                    dataset: Dataset {
+                        name: row.try_get(2)?,
+                        digest: row.try_get(3)?,
+                        source_type: row.try_get(4)?,
+                        source: row.try_get(5)?,
+                        schema: row.try_get(6)?,
+                        profile: row.try_get(7)?,
+                    },
+                });
         }
     }
     Ok(out)
@@ -110,7 +132,10 @@ async fn input_tags(db: &Db, run_ids: &[i64]) -> Result<HashMap<(i64, i64), Vec<
     for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
         out.entry((row.try_get(0)?, row.try_get(1)?))
             .or_default()
-            .push(KeyValue { key: row.try_get(2)?, value: row.try_get(3)? });
+            .push(KeyValue {
+                key: row.try_get(2)?,
+                value: row.try_get(3)?,
+            });
     }
     Ok(out)
 }

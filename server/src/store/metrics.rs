@@ -22,7 +22,8 @@ pub struct HistoryCursor {
 
 impl HistoryCursor {
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
     pub fn decode(token: &str) -> Result<Self> {
@@ -45,41 +46,57 @@ pub async fn history(
 ) -> Result<(Vec<Metric>, Option<HistoryCursor>)> {
     // Without a limit, MLflow returns the whole history.
     let fetch = limit.map_or(i64::MAX, |l| l as i64 + 1);
-    let rows = match after {
-        None => sqlx::query(
-            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
+    let rows =
+        match after {
+            None => sqlx::query(
+                "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
              ORDER BY timestamp, step, value, is_nan LIMIT $3",
-        )
-        .bind(run_id)
-        .bind(key)
-        .bind(fetch)
-        .fetch_all(&db.pool)
-        .await?,
-        Some(c) => sqlx::query(
-            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
+            )
+            .bind(run_id)
+            .bind(key)
+            .bind(fetch)
+            .fetch_all(&db.pool)
+            .await?,
+            Some(c) => sqlx::query(
+                "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
              AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6) \
              ORDER BY timestamp, step, value, is_nan LIMIT $7",
-        )
-        .bind(run_id)
-        .bind(key)
-        .bind(c.timestamp)
-        .bind(c.step)
-        .bind(c.value)
-        .bind(c.is_nan)
-        .bind(fetch)
-        .fetch_all(&db.pool)
-        .await?,
-    };
+            )
+            .bind(run_id)
+            .bind(key)
+            .bind(c.timestamp)
+            .bind(c.step)
+            .bind(c.value)
+            .bind(c.is_nan)
+            .bind(fetch)
+            .fetch_all(&db.pool)
+            .await?,
+        };
     let mut points = Vec::with_capacity(rows.len());
     let mut cursor = None;
     for (i, row) in rows.iter().enumerate() {
         if limit.is_some_and(|l| i as u64 >= l) {
             break;
         }
-        let (timestamp, step, value, is_nan) =
-            (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?, row.try_get::<f64, _>(2)?, row.try_get::<i64, _>(3)?);
-        cursor = Some(HistoryCursor { timestamp, step, value, is_nan });
-        points.push(Metric { key: key.to_owned(), value: loaded_value(value, is_nan), timestamp, step, run_id: None });
+        let (timestamp, step, value, is_nan) = (
+            row.try_get::<i64, _>(0)?,
+            row.try_get::<i64, _>(1)?,
+            row.try_get::<f64, _>(2)?,
+            row.try_get::<i64, _>(3)?,
+        );
+        cursor = Some(HistoryCursor {
+            timestamp,
+            step,
+            value,
+            is_nan,
+        });
+        points.push(Metric {
+            key: key.to_owned(),
+            value: loaded_value(value, is_nan),
+            timestamp,
+            step,
+            run_id: None,
+        });
     }
     let more = limit.is_some_and(|l| rows.len() as u64 > l);
     Ok((points, if more { cursor } else { None }))
@@ -107,7 +124,9 @@ pub fn sample_steps(steps: &[i64], max: usize) -> Vec<i64> {
         return vec![steps[0]];
     }
     let n = steps.len() - 1;
-    let mut out: Vec<i64> = (0..max).map(|i| steps[(i * n + (max - 1) / 2) / (max - 1)]).collect();
+    let mut out: Vec<i64> = (0..max)
+        .map(|i| steps[(i * n + (max - 1) / 2) / (max - 1)])
+        .collect();
     out.dedup();
     out
 }
@@ -170,7 +189,12 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let c = HistoryCursor { timestamp: 5, step: 2, value: 1.5, is_nan: 0 };
+        let c = HistoryCursor {
+            timestamp: 5,
+            step: 2,
+            value: 1.5,
+            is_nan: 0,
+        };
         assert_eq!(HistoryCursor::decode(&c.encode()).unwrap(), c);
         assert!(HistoryCursor::decode("not a token").is_err());
     }

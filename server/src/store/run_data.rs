@@ -30,18 +30,33 @@ pub fn loaded_value(value: f64, is_nan: i64) -> f64 {
 
 /// Writes points, skipping ones already stored (a retry), and folds the new ones into the
 /// per-key summary in the same transaction.
-pub async fn log_metrics(conn: &mut Conn, backend: Backend, run_id: i64, points: &[Point]) -> Result<()> {
+pub async fn log_metrics(
+    conn: &mut Conn,
+    backend: Backend,
+    run_id: i64,
+    points: &[Point],
+) -> Result<()> {
     for chunk in points.chunks(1000) {
         let mut insert = Query::insert();
         insert
             .into_table(Alias::new("metrics"))
             .columns(["run_id", "key", "timestamp", "step", "value", "is_nan"].map(Alias::new))
             .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .returning(Query::returning().columns(["key", "timestamp", "step", "value", "is_nan"].map(Alias::new)));
+            .returning(
+                Query::returning()
+                    .columns(["key", "timestamp", "step", "value", "is_nan"].map(Alias::new)),
+            );
         for p in chunk {
             let (value, is_nan) = stored_value(p.value);
             insert
-                .values([run_id.into(), p.key.clone().into(), p.timestamp.into(), p.step.into(), value.into(), is_nan.into()])
+                .values([
+                    run_id.into(),
+                    p.key.clone().into(),
+                    p.timestamp.into(),
+                    p.step.into(),
+                    value.into(),
+                    is_nan.into(),
+                ])
                 .map_err(|e| ApiError::internal(e.to_string()))?;
         }
         let (sql, values) = build(&insert, backend);
@@ -49,9 +64,16 @@ pub async fn log_metrics(conn: &mut Conn, backend: Backend, run_id: i64, points:
         let mut summaries: HashMap<String, Summary> = HashMap::new();
         for row in &inserted {
             let key: String = row.try_get(0)?;
-            let point = (row.try_get::<i64, _>(2)?, row.try_get::<i64, _>(1)?, row.try_get::<f64, _>(3)?);
+            let point = (
+                row.try_get::<i64, _>(2)?,
+                row.try_get::<i64, _>(1)?,
+                row.try_get::<f64, _>(3)?,
+            );
             let is_nan: i64 = row.try_get(4)?;
-            summaries.entry(key).or_insert_with(Summary::default).add(point, is_nan);
+            summaries
+                .entry(key)
+                .or_insert_with(Summary::default)
+                .add(point, is_nan);
         }
         for (key, s) in summaries {
             upsert_summary(conn, run_id, &key, &s).await?;
@@ -75,7 +97,10 @@ impl Summary {
         self.count += 1;
         let newer = match self.latest {
             None => true,
-            Some((s, t, v, _)) => (step, timestamp).cmp(&(s, t)).then(value.total_cmp(&v)).is_gt(),
+            Some((s, t, v, _)) => (step, timestamp)
+                .cmp(&(s, t))
+                .then(value.total_cmp(&v))
+                .is_gt(),
         };
         if newer {
             self.latest = Some((step, timestamp, value, is_nan));
@@ -94,7 +119,9 @@ impl Summary {
 /// Any driver sends a NULL double as a float4, and PostgreSQL would then keep float4 as
 /// the parameter's type for the cached statement.
 async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) -> Result<()> {
-    let Some((step, timestamp, value, is_nan)) = s.latest else { return Ok(()) };
+    let Some((step, timestamp, value, is_nan)) = s.latest else {
+        return Ok(());
+    };
     const NEWER: &str = "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
         (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
         AND excluded.value > latest_metrics.value))))";
@@ -130,7 +157,13 @@ async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) ->
 
 /// Logs params. Re-logging a param with the same value is a no-op (a retry); a different
 /// value is refused, since params are immutable.
-pub async fn log_params(conn: &mut Conn, backend: Backend, run_id: i64, run_uuid: &str, params: &[KeyValue]) -> Result<()> {
+pub async fn log_params(
+    conn: &mut Conn,
+    backend: Backend,
+    run_id: i64,
+    run_uuid: &str,
+    params: &[KeyValue],
+) -> Result<()> {
     for chunk in params.chunks(IN_CHUNK) {
         let mut insert = Query::insert();
         insert
@@ -144,13 +177,21 @@ pub async fn log_params(conn: &mut Conn, backend: Backend, run_id: i64, run_uuid
                 .map_err(|e| ApiError::internal(e.to_string()))?;
         }
         let (sql, values) = build(&insert, backend);
-        let inserted: Vec<String> = sqlx::query_scalar_with(&sql, values).fetch_all(&mut *conn).await?;
+        let inserted: Vec<String> = sqlx::query_scalar_with(&sql, values)
+            .fetch_all(&mut *conn)
+            .await?;
         if inserted.len() == chunk.len() {
             continue;
         }
-        let existing: Vec<&KeyValue> = chunk.iter().filter(|p| !inserted.contains(&p.key)).collect();
+        let existing: Vec<&KeyValue> = chunk
+            .iter()
+            .filter(|p| !inserted.contains(&p.key))
+            .collect();
         let keys: Vec<String> = existing.iter().map(|p| p.key.clone()).collect();
-        let (sql, values) = build(&key_values(Alias::new("params"), &[run_id], Some(&keys)), backend);
+        let (sql, values) = build(
+            &key_values(Alias::new("params"), &[run_id], Some(&keys)),
+            backend,
+        );
         let stored: HashMap<String, String> = sqlx::query_with(&sql, values)
             .fetch_all(&mut *conn)
             .await?
@@ -200,19 +241,34 @@ pub async fn set_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result
 
 /// MLflow 2.x records logged models in the run tag `mlflow.log-model.history`, a JSON
 /// list; this appends to it, once per model (a retried call adds nothing).
-pub async fn append_model_history(conn: &mut Conn, run_id: i64, model: &serde_json::Value) -> Result<()> {
+pub async fn append_model_history(
+    conn: &mut Conn,
+    run_id: i64,
+    model: &serde_json::Value,
+) -> Result<()> {
     const HISTORY_TAG: &str = "mlflow.log-model.history";
-    let current: Option<String> = sqlx::query_scalar("SELECT value FROM tags WHERE run_id = $1 AND key = $2")
-        .bind(run_id)
-        .bind(HISTORY_TAG)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let mut history: Vec<serde_json::Value> = current.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT value FROM tags WHERE run_id = $1 AND key = $2")
+            .bind(run_id)
+            .bind(HISTORY_TAG)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut history: Vec<serde_json::Value> = current
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default();
     if !history.contains(model) {
         history.push(model.clone());
     }
     let value = serde_json::to_string(&history).map_err(|e| ApiError::internal(e.to_string()))?;
-    set_tags(conn, run_id, &[KeyValue { key: HISTORY_TAG.into(), value }]).await
+    set_tags(
+        conn,
+        run_id,
+        &[KeyValue {
+            key: HISTORY_TAG.into(),
+            value,
+        }],
+    )
+    .await
 }
 
 pub async fn delete_tag(conn: &mut Conn, run_id: i64, run_uuid: &str, key: &str) -> Result<()> {
@@ -222,7 +278,9 @@ pub async fn delete_tag(conn: &mut Conn, run_id: i64, run_uuid: &str, key: &str)
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found(format!("No tag with name: {key} in run with id {run_uuid}")));
+        return Err(ApiError::not_found(format!(
+            "No tag with name: {key} in run with id {run_uuid}"
+        )));
     }
     Ok(())
 }
@@ -319,20 +377,39 @@ fn keys_of(selection: Option<&Selection>) -> Option<Option<&[String]>> {
 
 /// Loads params, tags and latest metrics for many runs, a few queries per chunk of runs
 /// whatever their number. `columns` restricts what is read.
-pub async fn load(db: &Db, run_ids: &[i64], columns: Option<&Columns>) -> Result<HashMap<i64, RunData>> {
-    let mut out: HashMap<i64, RunData> = run_ids.iter().map(|id| (*id, RunData::default())).collect();
+pub async fn load(
+    db: &Db,
+    run_ids: &[i64],
+    columns: Option<&Columns>,
+) -> Result<HashMap<i64, RunData>> {
+    let mut out: HashMap<i64, RunData> =
+        run_ids.iter().map(|id| (*id, RunData::default())).collect();
     for chunk in run_ids.chunks(IN_CHUNK) {
-        for (table, selection) in [("params", columns.map(|c| &c.params)), ("tags", columns.map(|c| &c.tags))] {
-            let Some(keys) = keys_of(selection) else { continue };
+        for (table, selection) in [
+            ("params", columns.map(|c| &c.params)),
+            ("tags", columns.map(|c| &c.tags)),
+        ] {
+            let Some(keys) = keys_of(selection) else {
+                continue;
+            };
             let (sql, values) = build(&key_values(Alias::new(table), chunk, keys), db.backend);
             for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-                let kv = KeyValue { key: row.try_get(1)?, value: row.try_get(2)? };
+                let kv = KeyValue {
+                    key: row.try_get(1)?,
+                    value: row.try_get(2)?,
+                };
                 if let Some(data) = out.get_mut(&row.try_get::<i64, _>(0)?) {
-                    if table == "params" { data.params.push(kv) } else { data.tags.push(kv) }
+                    if table == "params" {
+                        data.params.push(kv)
+                    } else {
+                        data.tags.push(kv)
+                    }
                 }
             }
         }
-        let Some(keys) = keys_of(columns.map(|c| &c.metrics)) else { continue };
+        let Some(keys) = keys_of(columns.map(|c| &c.metrics)) else {
+            continue;
+        };
         for (run_id, summary) in summaries(db, chunk, keys).await? {
             if let Some(data) = out.get_mut(&run_id) {
                 let value = summary.last;
@@ -351,10 +428,25 @@ pub async fn load(db: &Db, run_ids: &[i64], columns: Option<&Columns>) -> Result
 
 /// The metric summaries (latest point, min, max, count) of some runs, optionally only
 /// for some keys.
-pub async fn summaries(db: &Db, run_ids: &[i64], keys: Option<&[String]>) -> Result<Vec<(i64, MetricSummary)>> {
+pub async fn summaries(
+    db: &Db,
+    run_ids: &[i64],
+    keys: Option<&[String]>,
+) -> Result<Vec<(i64, MetricSummary)>> {
     let mut q = Query::select();
     q.columns(
-        ["run_id", "key", "value", "is_nan", "timestamp", "step", "min_value", "max_value", "count"].map(Alias::new),
+        [
+            "run_id",
+            "key",
+            "value",
+            "is_nan",
+            "timestamp",
+            "step",
+            "min_value",
+            "max_value",
+            "count",
+        ]
+        .map(Alias::new),
     )
     .from(Alias::new("latest_metrics"))
     .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()));

@@ -9,8 +9,7 @@ use sqlx::Row;
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
 
-const INFO_COLUMNS: &str =
-    "id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
+const INFO_COLUMNS: &str = "id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
 
 /// A run's internal integer key alongside its public info.
 pub struct RunRow {
@@ -43,20 +42,24 @@ fn not_found(run_id: &str) -> ApiError {
 }
 
 pub async fn get_row(db: &Db, run_id: &str) -> Result<RunRow> {
-    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"))
-        .bind(run_id)
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| not_found(run_id))?;
+    let row = sqlx::query(&format!(
+        "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"
+    ))
+    .bind(run_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| not_found(run_id))?;
     info_from_row(&row)
 }
 
 async fn get_row_in(conn: &mut Conn, run_id: &str) -> Result<RunRow> {
-    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"))
-        .bind(run_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| not_found(run_id))?;
+    let row = sqlx::query(&format!(
+        "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"
+    ))
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| not_found(run_id))?;
     info_from_row(&row)
 }
 
@@ -86,11 +89,18 @@ pub async fn get(db: &Db, run_id: &str) -> Result<Run> {
 
 /// Attaches data to run rows. With `columns`, only the named params, tags and metrics
 /// are read (the search projection); without, everything.
-pub async fn assemble(db: &Db, rows: Vec<RunRow>, columns: Option<&run_data::Columns>) -> Result<Vec<Run>> {
+pub async fn assemble(
+    db: &Db,
+    rows: Vec<RunRow>,
+    columns: Option<&run_data::Columns>,
+) -> Result<Vec<Run>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut data = run_data::load(db, &ids, columns).await?;
     let (mut datasets, mut models) = if columns.is_none() {
-        (inputs::load(db, &ids).await?, logged_models::of_runs(db, &ids).await?)
+        (
+            inputs::load(db, &ids).await?,
+            logged_models::of_runs(db, &ids).await?,
+        )
     } else {
         Default::default()
     };
@@ -117,11 +127,19 @@ pub async fn search(
     query: &crate::search::RunQuery<'_>,
     columns: Option<&run_data::Columns>,
 ) -> Result<(Vec<Run>, bool)> {
-    let probe = crate::search::RunQuery { limit: query.limit + 1, ..query.clone() };
-    let (sql, values) = crate::store::build(&crate::search::runs_page(&probe, db.backend), db.backend);
+    let probe = crate::search::RunQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
+    let (sql, values) =
+        crate::store::build(&crate::search::runs_page(&probe, db.backend), db.backend);
     let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
     let more = rows.len() as u64 > query.limit;
-    let rows = rows.iter().take(query.limit as usize).map(info_from_row).collect::<Result<Vec<_>>>()?;
+    let rows = rows
+        .iter()
+        .take(query.limit as usize)
+        .map(info_from_row)
+        .collect::<Result<Vec<_>>>()?;
     Ok((assemble(db, rows, columns).await?, more))
 }
 
@@ -129,14 +147,14 @@ pub async fn search(
 pub fn generate_name() -> String {
     use rand::seq::IndexedRandom;
     const ADJECTIVES: &[&str] = &[
-        "able", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fair", "gentle", "glad",
-        "grand", "keen", "kind", "lucky", "merry", "nimble", "polite", "quick", "quiet", "rare", "sharp",
-        "shy", "smart", "swift", "tidy", "vivid", "warm", "wise", "zesty",
+        "able", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fair", "gentle",
+        "glad", "grand", "keen", "kind", "lucky", "merry", "nimble", "polite", "quick", "quiet",
+        "rare", "sharp", "shy", "smart", "swift", "tidy", "vivid", "warm", "wise", "zesty",
     ];
     const NOUNS: &[&str] = &[
-        "ant", "bass", "bear", "crane", "deer", "doe", "eel", "finch", "fox", "frog", "gull", "hare",
-        "hawk", "ibis", "jay", "koi", "lark", "lynx", "mole", "moth", "newt", "owl", "puma", "quail",
-        "ram", "seal", "slug", "toad", "wasp", "yak",
+        "ant", "bass", "bear", "crane", "deer", "doe", "eel", "finch", "fox", "frog", "gull",
+        "hare", "hawk", "ibis", "jay", "koi", "lark", "lynx", "mole", "moth", "newt", "owl",
+        "puma", "quail", "ram", "seal", "slug", "toad", "wasp", "yak",
     ];
     let mut rng = rand::rng();
     format!(
@@ -159,7 +177,10 @@ pub struct NewRun {
 /// The name a new run gets: the request's, else its `mlflow.runName` tag, else a random
 /// one. A request whose name and tag disagree is refused, as in MLflow.
 pub fn resolve_name(run_name: Option<&str>, tags: &[KeyValue]) -> Result<String> {
-    let tag = tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.as_str());
+    let tag = tags
+        .iter()
+        .find(|t| t.key == RUN_NAME_TAG)
+        .map(|t| t.value.as_str());
     match (run_name.filter(|n| !n.is_empty()), tag) {
         (Some(name), Some(tag)) if name != tag => Err(ApiError::invalid(format!(
             "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different \
@@ -180,11 +201,16 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo
             new.experiment_id
         )));
     }
-    let location: String = sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
-        .bind(new.experiment_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let artifact_uri = format!("{}/{}/artifacts", location.trim_end_matches('/'), new.run_uuid);
+    let location: String =
+        sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
+            .bind(new.experiment_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let artifact_uri = format!(
+        "{}/{}/artifacts",
+        location.trim_end_matches('/'),
+        new.run_uuid
+    );
     let start_time = new.start_time.unwrap_or_else(now_ms);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
@@ -198,8 +224,16 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo
     .bind(&artifact_uri)
     .fetch_one(&mut *conn)
     .await?;
-    let mut tags: Vec<KeyValue> = new.tags.iter().filter(|t| t.key != RUN_NAME_TAG).cloned().collect();
-    tags.push(KeyValue { key: RUN_NAME_TAG.into(), value: name.to_owned() });
+    let mut tags: Vec<KeyValue> = new
+        .tags
+        .iter()
+        .filter(|t| t.key != RUN_NAME_TAG)
+        .cloned()
+        .collect();
+    tags.push(KeyValue {
+        key: RUN_NAME_TAG.into(),
+        value: name.to_owned(),
+    });
     run_data::set_tags(conn, id, &tags).await?;
     Ok(RunInfo {
         run_id: new.run_uuid.clone(),
@@ -247,14 +281,34 @@ pub async fn update(
 ) -> Result<RunInfo> {
     let id = active_id(conn, run_id).await?;
     if let Some(status) = status {
-        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
     if let Some(end_time) = end_time {
-        sqlx::query("UPDATE runs SET end_time = $1 WHERE id = $2").bind(end_time).bind(id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE runs SET end_time = $1 WHERE id = $2")
+            .bind(end_time)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
     if let Some(name) = run_name.filter(|n| !n.is_empty()) {
-        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *conn).await?;
-        run_data::set_tags(conn, id, &[KeyValue { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
+        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        run_data::set_tags(
+            conn,
+            id,
+            &[KeyValue {
+                key: RUN_NAME_TAG.into(),
+                value: name.into(),
+            }],
+        )
+        .await?;
     }
     Ok(get_row_in(conn, run_id).await?.info)
 }

@@ -20,7 +20,8 @@ pub struct TestApp {
 
 /// The admin connection used to create throwaway PostgreSQL databases.
 pub fn postgres_admin_url() -> String {
-    std::env::var("FERROFLOW_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("FERROFLOW_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A fresh, empty PostgreSQL database; returns its URL.
@@ -30,13 +31,18 @@ pub async fn fresh_postgres() -> String {
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
         .expect("PostgreSQL must be running for the PostgreSQL tests (see .ci/run)");
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
     let (prefix, _) = admin.rsplit_once('/').unwrap();
     format!("{prefix}/{name}")
 }
 
 pub async fn spawn(backend: &str) -> TestApp {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let database = match backend {
         "sqlite" => DatabaseUri::Sqlite(dir.path().join("ff.db")),
@@ -56,7 +62,13 @@ pub async fn spawn(backend: &str) -> TestApp {
     let db = app.db().clone();
     tokio::spawn(app.run_until_stopped());
     let artifacts_dir = dir.path().join("artifacts");
-    TestApp { base, client: reqwest::Client::new(), db, artifacts_dir, _dir: dir }
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        db,
+        artifacts_dir,
+        _dir: dir,
+    }
 }
 
 impl TestApp {
@@ -66,13 +78,25 @@ impl TestApp {
 
     /// POSTs JSON; returns status and body.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).query(query).send().await.unwrap();
+        let r = self
+            .client
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -87,12 +111,18 @@ impl TestApp {
     }
 
     pub async fn experiment(&self, name: &str) -> String {
-        self.ok("experiments/create", json!({ "name": name })).await["experiment_id"].as_str().unwrap().to_owned()
+        self.ok("experiments/create", json!({ "name": name })).await["experiment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn run(&self, experiment_id: &str) -> String {
-        self.ok("runs/create", json!({ "experiment_id": experiment_id, "start_time": 1000 })).await["run"]["info"]
-            ["run_id"]
+        self.ok(
+            "runs/create",
+            json!({ "experiment_id": experiment_id, "start_time": 1000 }),
+        )
+        .await["run"]["info"]["run_id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -120,16 +150,31 @@ pub async fn raw(base: &str, method: &str, target: &str, body: &[u8]) -> (u16, S
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.unwrap();
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// Asserts an MLflow error: status and error_code.
 pub fn assert_error(got: &(u16, Value), status: u16, code: &str) {
     assert_eq!(got.0, status, "unexpected status; body: {}", got.1);
-    assert_eq!(got.1["error_code"], code, "unexpected code; body: {}", got.1);
-    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", got.1);
+    assert_eq!(
+        got.1["error_code"], code,
+        "unexpected code; body: {}",
+        got.1
+    );
+    assert!(
+        got.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message: {}",
+        got.1
+    );
 }
 
 /// Generates one test per backend from an async fn taking `&TestApp`.
