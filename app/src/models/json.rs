@@ -4,31 +4,54 @@
 
 use serde::{Deserialize, Deserializer, Serializer, de};
 
-/// A scalar that arrived as a JSON string, number or bool, kept as its text.
-pub struct StringOrNumber(pub String);
+/// A scalar that arrived as a JSON string, number or bool. Numbers stay numbers, so a
+/// double is not printed and parsed again on its way in.
+pub enum Scalar {
+    Text(String),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
 
-impl<'de> Deserialize<'de> for StringOrNumber {
+impl Scalar {
+    /// The scalar as text, as MLflow reads a number sent where it wants a string.
+    pub fn into_text(self) -> String {
+        match self {
+            Scalar::Text(s) => s,
+            Scalar::Int(v) => v.to_string(),
+            Scalar::UInt(v) => v.to_string(),
+            Scalar::Float(v) => v.to_string(),
+            Scalar::Bool(v) => v.to_string(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl de::Visitor<'_> for V {
-            type Value = StringOrNumber;
+            type Value = Scalar;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a string or a number")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_owned()))
+                Ok(Scalar::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
+                Ok(Scalar::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
+                Ok(Scalar::UInt(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
+                Ok(Scalar::Float(v))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
+                Ok(Scalar::Bool(v))
             }
         }
         d.deserialize_any(V)
@@ -41,10 +64,12 @@ pub mod opt_i64 {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        let Some(raw) = Option::<StringOrNumber>::deserialize(d)? else {
-            return Ok(None);
+        let text = match Option::<Scalar>::deserialize(d)? {
+            None => return Ok(None),
+            Some(Scalar::Int(v)) => return Ok(Some(v)),
+            Some(other) => other.into_text(),
         };
-        let text = raw.0.trim();
+        let text = text.trim();
         if let Ok(v) = text.parse::<i64>() {
             return Ok(Some(v));
         }
@@ -70,10 +95,10 @@ pub mod opt_bool {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        let Some(raw) = Option::<StringOrNumber>::deserialize(d)? else {
+        let Some(raw) = Option::<Scalar>::deserialize(d)? else {
             return Ok(None);
         };
-        match raw.0.trim() {
+        match raw.into_text().trim() {
             "true" | "True" | "1" => Ok(Some(true)),
             "false" | "False" | "0" => Ok(Some(false)),
             other => Err(de::Error::custom(format!(
@@ -89,7 +114,7 @@ pub mod opt_string {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(Option::<StringOrNumber>::deserialize(d)?.map(|v| v.0))
+        Ok(Option::<Scalar>::deserialize(d)?.map(Scalar::into_text))
     }
 }
 
@@ -101,15 +126,15 @@ pub mod string_list {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
-        Many(Vec<StringOrNumber>),
-        One(StringOrNumber),
+        Many(Vec<Scalar>),
+        One(Scalar),
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         Ok(match Option::<OneOrMany>::deserialize(d)? {
             None => Vec::new(),
-            Some(OneOrMany::One(v)) => vec![v.0],
-            Some(OneOrMany::Many(v)) => v.into_iter().map(|v| v.0).collect(),
+            Some(OneOrMany::One(v)) => vec![v.into_text()],
+            Some(OneOrMany::Many(v)) => v.into_iter().map(Scalar::into_text).collect(),
         })
     }
 }
@@ -131,7 +156,16 @@ pub mod f64_special {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        parse(StringOrNumber::deserialize(d)?.0.trim()).map_err(de::Error::custom)
+        from_scalar(Scalar::deserialize(d)?).map_err(de::Error::custom)
+    }
+
+    pub(super) fn from_scalar(v: Scalar) -> Result<f64, String> {
+        match v {
+            Scalar::Float(v) => Ok(v),
+            Scalar::Int(v) => Ok(v as f64),
+            Scalar::UInt(v) => Ok(v as f64),
+            other => parse(other.into_text().trim()),
+        }
     }
 
     /// Parses the text form of a double, special values included.
@@ -153,9 +187,9 @@ pub mod opt_f64_special {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        match Option::<StringOrNumber>::deserialize(d)? {
+        match Option::<Scalar>::deserialize(d)? {
             None => Ok(None),
-            Some(raw) => f64_special::parse(raw.0.trim())
+            Some(raw) => f64_special::from_scalar(raw)
                 .map(Some)
                 .map_err(de::Error::custom),
         }

@@ -2,7 +2,7 @@
 //! model's files, and the run outputs that point at them.
 
 use super::KeyValue;
-use super::json::{StringOrNumber, opt_i64, opt_string, string_list};
+use super::json::{Scalar, opt_i64, opt_string, string_list};
 use super::run::Metric;
 use serde::{Deserialize, Serialize};
 
@@ -77,12 +77,9 @@ impl Serialize for LoggedModelStatus {
 
 impl<'de> Deserialize<'de> for LoggedModelStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = StringOrNumber::deserialize(d)?;
-        Self::parse(&raw.0).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "Invalid value '{}' for the logged model status",
-                raw.0
-            ))
+        let raw = Scalar::deserialize(d)?.into_text();
+        Self::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!("Invalid value '{raw}' for the logged model status"))
         })
     }
 }

@@ -50,11 +50,10 @@ impl ViewType {
 
 impl<'de> serde::Deserialize<'de> for ViewType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = json::StringOrNumber::deserialize(d)?;
-        Self::parse(&raw.0).ok_or_else(|| {
+        let raw = json::Scalar::deserialize(d)?.into_text();
+        Self::parse(&raw).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "Invalid value '{}': expected one of ACTIVE_ONLY, DELETED_ONLY, ALL",
-                raw.0
+                "Invalid value '{raw}': expected one of ACTIVE_ONLY, DELETED_ONLY, ALL"
             ))
         })
     }
