@@ -53,7 +53,22 @@ impl Db {
         // SQLite has one writer at a time, so the writer owns the only write connection;
         // PostgreSQL takes several concurrent write transactions.
         let (writers, write_pool) = match backend {
-            Backend::Sqlite => (1, pool_options(backend, 1).connect(&url).await?),
+            Backend::Sqlite => {
+                // The writer never checkpoints: a checkpoint inside a commit stalls every
+                // caller waiting on that commit. A background task does it instead.
+                let write_pool = pool_options(backend, 1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlite_pragmas(conn).await?;
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                tokio::spawn(checkpoint_wal(pool.clone()));
+                (1, write_pool)
+            }
             Backend::Postgres => (4, pool.clone()),
         };
         let writer = Writer::start(backend, write_pool, writers);
@@ -101,10 +116,12 @@ impl Db {
                 .bind(now - 120_000)
                 .execute(&self.pool)
                 .await?;
-            let taken = sqlx::query("INSERT INTO _ferroflow_migration_lock (id, acquired_at) VALUES (1, $1) ON CONFLICT DO NOTHING")
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+            let taken = sqlx::query(
+                "INSERT INTO _ferroflow_migration_lock (id, acquired_at) VALUES (1, $1) ON CONFLICT DO NOTHING",
+            )
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
             if taken.rows_affected() == 1 {
                 return Ok(());
             }
@@ -127,20 +144,53 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(30));
     match backend {
         Backend::Postgres => options,
-        Backend::Sqlite => options.after_connect(|conn, _| {
-            Box::pin(async move {
-                // WAL lets readers run beside the writer; the busy timeout makes a
-                // connection wait for a lock instead of failing with "database is locked";
-                // synchronous=FULL makes every acknowledged commit survive power loss,
-                // affordable because the writer commits in groups.
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-                )
-                .await?;
-                Ok(())
-            })
-        }),
+        Backend::Sqlite => options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
+    }
+}
+
+/// WAL lets readers run beside the writer; the busy timeout makes a connection wait for
+/// a lock instead of failing with "database is locked"; synchronous=FULL makes every
+/// acknowledged commit survive power loss, affordable because the writer commits in
+/// groups.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
+         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Copies committed pages from the WAL into the database file, beside the writer (a
+/// passive checkpoint never blocks it). Under steady writes the WAL never gets a moment
+/// to start over, so past ~32 MiB a restarting checkpoint briefly holds the writer back
+/// (little is left to copy by then) and makes the next commit write from its start.
+async fn checkpoint_wal(pool: Pool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(row) => sqlx::Row::try_get::<i64, _>(&row, 1).unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                continue;
+            }
+        };
+        if frames > 8_192 {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "restarting WAL checkpoint failed");
+            }
+        }
     }
 }

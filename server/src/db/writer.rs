@@ -181,6 +181,7 @@ async fn attempt_once(
         Backend::Sqlite => "BEGIN IMMEDIATE",
         Backend::Postgres => "BEGIN",
     };
+    let started = std::time::Instant::now();
     conn.execute(begin).await.map_err(classify)?;
     let mut results = Vec::with_capacity(batch.len());
     let mut failed_db: Option<sqlx::Error> = None;
@@ -226,5 +227,10 @@ async fn attempt_once(
         return Ok(results);
     }
     conn.execute("COMMIT").await.map_err(classify)?;
+    tracing::debug!(
+        jobs = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "write batch committed"
+    );
     Ok(results)
 }
