@@ -36,11 +36,13 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let points = api::PointQueue::start(db.clone());
         let state = AppState {
             db: db.clone(),
+            points,
             artifacts,
             config: Arc::new(config),
-            leptos_options,
+            leptos_options: Arc::new(leptos_options),
         };
         Ok(Self {
             listener,

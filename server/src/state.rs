@@ -1,5 +1,6 @@
 //! What every handler can reach.
 
+use crate::api::PointQueue;
 use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::db::Db;
@@ -7,10 +8,21 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
+/// Cloned for every request, so it holds only handles (`Arc`s and channel senders).
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub db: Db,
     pub artifacts: Artifacts,
+    /// Coalesces single-point metric writes (see `api::point_queue`).
+    pub points: PointQueue,
     pub config: Arc<Config>,
-    pub leptos_options: LeptosOptions,
+    #[from_ref(skip)]
+    pub leptos_options: Arc<LeptosOptions>,
+}
+
+/// Leptos' routes ask for the options by value; only page requests pay for the copy.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        (*state.leptos_options).clone()
+    }
 }

@@ -46,7 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state,
             generate_route_list(app::App),
             move || leptos::prelude::provide_context(store.clone()),
-            move || app::shell(options.clone()),
+            move || app::shell((*options).clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,

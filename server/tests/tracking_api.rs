@@ -29,6 +29,7 @@ on_both_backends!(
     requests_are_read_like_mlflow_reads_them,
     concurrent_single_point_writes_are_all_stored_once,
     a_failing_write_does_not_fail_the_writes_committed_with_it,
+    coalesced_points_each_get_their_own_answer_and_count_once,
 );
 
 async fn default_experiment_exists(app: &TestApp) {
@@ -1357,4 +1358,82 @@ async fn a_failing_write_does_not_fail_the_writes_committed_with_it(app: &TestAp
     assert_eq!(h["metrics"].as_array().unwrap().len(), 40);
     let r = app.get_run(&run).await;
     assert_eq!(r["data"]["params"], json!([{"key": "fixed", "value": "0"}]));
+}
+
+async fn coalesced_points_each_get_their_own_answer_and_count_once(app: &TestApp) {
+    // Concurrent single-point calls are coalesced into shared writes: calls for a deleted
+    // or unknown run must fail alone, and a point sent twice at once (a client retrying
+    // while the first attempt is still in flight) must be stored and counted once.
+    let good = [app.run("0").await, app.run("0").await];
+    let deleted = app.run("0").await;
+    app.ok("runs/delete", json!({"run_id": deleted})).await;
+    let unknown = "0123456789abcdef0123456789abcdef".to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..240 {
+        let client = app.client.clone();
+        let url = app.url("runs/log-metric");
+        let (run, want) = match i % 6 {
+            0 => (deleted.clone(), 400),
+            1 => (unknown.clone(), 404),
+            n => (good[n % 2].clone(), 200),
+        };
+        // Every point is sent twice: steps repeat in pairs.
+        let step = i / 2;
+        tasks.push(tokio::spawn(async move {
+            let body =
+                json!({"run_id": run, "key": "p", "value": step, "timestamp": 7, "step": step});
+            let status = client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            assert_eq!(status, want, "request {i}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for run in &good {
+        let (_, h) = app
+            .get(
+                "metrics/get-history",
+                &[("run_id", run), ("metric_key", "p")],
+            )
+            .await;
+        let steps: Vec<i64> = h["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["step"].as_i64().unwrap())
+            .collect();
+        let mut distinct = steps.clone();
+        distinct.dedup();
+        assert_eq!(steps, distinct, "no point is stored twice");
+        let id = ferroflow::store::runs::get_row(&app.db, run)
+            .await
+            .unwrap()
+            .id;
+        let s = ferroflow::store::run_data::summaries(&app.db, &[id], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            s[0].1.count,
+            steps.len() as i64,
+            "the summary counts each stored point once"
+        );
+        assert_eq!(s[0].1.step, *steps.iter().max().unwrap());
+    }
+    let (_, h) = app
+        .get(
+            "metrics/get-history",
+            &[("run_id", &deleted), ("metric_key", "p")],
+        )
+        .await;
+    assert!(
+        h["metrics"].as_array().is_none_or(|m| m.is_empty()),
+        "a refused point is not stored"
+    );
 }

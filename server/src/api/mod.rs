@@ -7,11 +7,13 @@ mod experiments;
 mod extract;
 mod logged_models;
 mod metrics;
+mod point_queue;
 mod registry;
 mod runs;
 pub mod validate;
 
 pub use extract::{Mlflow, parse_json};
+pub use point_queue::PointQueue;
 
 use crate::db::{Conn, Db};
 use crate::error::{ApiError, Result};

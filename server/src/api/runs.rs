@@ -4,7 +4,8 @@ use super::{Mlflow, empty, run_id_of, validate, write};
 use crate::error::{ApiError, Result};
 use crate::search::{self, PageToken, RunQuery};
 use crate::state::AppState;
-use crate::store::run_data::{Columns, Point};
+use crate::store::points::{self, Point};
+use crate::store::run_data::Columns;
 use crate::store::{experiments, inputs, run_data, runs as store};
 use app::models::*;
 use axum::{Json, extract::State};
@@ -28,11 +29,10 @@ pub async fn create(
         start_time: req.start_time,
         tags,
     };
-    let info = write(&state.db, (new, name), |conn, (new, name)| {
+    let run = write(&state.db, (new, name), |conn, (new, name)| {
         Box::pin(store::create(conn, new, name))
     })
     .await?;
-    let run = store::get(&state.db, &info.run_id).await?;
     Ok(Json(RunResponse { run }))
 }
 
@@ -118,14 +118,7 @@ pub async fn log_metric(
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
     let p = point(req.key, req.value, req.timestamp, req.step)?;
-    let backend = state.db.backend;
-    write(&state.db, (id, p), move |conn, (id, p)| {
-        Box::pin(async move {
-            let run = store::active_id(conn, id).await?;
-            run_data::log_metrics(conn, backend, run, std::slice::from_ref(p)).await
-        })
-    })
-    .await?;
+    state.points.log(id, p).await?;
     Ok(empty())
 }
 
@@ -263,7 +256,8 @@ pub async fn log_batch(
         Box::pin(async move {
             let run = store::active_id(conn, &b.run_id).await?;
             run_data::log_params(conn, backend, run, &b.run_id, &b.params).await?;
-            run_data::log_metrics(conn, backend, run, &b.metrics).await?;
+            let metrics: Vec<(i64, &Point)> = b.metrics.iter().map(|p| (run, p)).collect();
+            points::log(conn, &metrics).await?;
             run_data::set_tags(conn, run, &b.tags).await
         })
     })

@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::error::{ApiError, Result};
-use crate::store::run_data::loaded_value;
+use crate::store::points::loaded_value;
 use app::models::Metric;
 use base64::Engine;
 use serde::{Deserialize, Serialize};

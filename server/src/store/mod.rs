@@ -10,11 +10,12 @@ pub mod experiments;
 pub mod inputs;
 pub mod logged_models;
 pub mod metrics;
+pub mod points;
 pub mod registry;
 pub mod run_data;
 pub mod runs;
 
-use crate::db::Backend;
+use crate::db::{Backend, Conn};
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_binder::{SqlxBinder, SqlxValues};
 
@@ -36,3 +37,105 @@ pub fn build<S: SqlxBinder>(statement: &S, backend: Backend) -> (String, SqlxVal
 /// `IN ($a, $b, ...)` needs one bind parameter per value; large lists are split into
 /// chunks of this size to stay far below both databases' parameter limits.
 pub const IN_CHUNK: usize = 500;
+
+/// Numbers bind parameters for hand-built SQL. SQLite gets anonymous `?`: with named
+/// `$n` parameters, sqlx looks each one up by name, and SQLite finds a name by a linear
+/// scan, which makes a 6,000-parameter insert quadratic. PostgreSQL needs `$n`.
+pub struct Params {
+    backend: Backend,
+    n: usize,
+}
+
+impl Params {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, n: 0 }
+    }
+
+    /// Parameters for a statement on `conn`.
+    pub fn on(conn: &Conn) -> Self {
+        let backend = if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        Self::new(backend)
+    }
+
+    /// The next parameter's placeholder.
+    pub fn next(&mut self) -> String {
+        self.n += 1;
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${}", self.n),
+        }
+    }
+
+    /// `(p, p, p), (p, p, p), ...`: the VALUES rows of a multi-row insert.
+    pub fn rows(&mut self, rows: usize, columns: usize) -> String {
+        let row = |p: &mut Self| {
+            format!(
+                "({})",
+                (0..columns)
+                    .map(|_| p.next())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        (0..rows).map(|_| row(self)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Splits `items` into chunks whose sizes are powers of two, none above `max`: a
+/// statement built per chunk then has one of a few shapes, each prepared once and then
+/// served from the connection's statement cache.
+pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.next_power_of_two();
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_number_for_the_backend() {
+        assert_eq!(
+            Params::new(Backend::Postgres).rows(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(Params::new(Backend::Sqlite).rows(2, 2), "(?, ?), (?, ?)");
+        let mut p = Params::new(Backend::Postgres);
+        p.next();
+        assert_eq!(p.rows(1, 1), "($2)");
+    }
+
+    #[test]
+    fn pow2_chunks_cover_everything_in_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items, 256).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [256, 256, 256, 128, 64, 32, 8]);
+        let joined: Vec<usize> = pow2_chunks(&items, 256).flatten().copied().collect();
+        assert_eq!(joined, items);
+        assert_eq!(pow2_chunks(&items[..0], 8).count(), 0);
+        // A max that is not a power of two rounds up.
+        assert_eq!(
+            pow2_chunks(&items[..5], 3)
+                .map(<[usize]>::len)
+                .collect::<Vec<_>>(),
+            [4, 1]
+        );
+    }
+}

@@ -1,159 +1,14 @@
-//! A run's data: params, tags and metrics (points plus the per-key summary), written in
-//! bulk and read back for many runs at once.
+//! A run's params and tags, written in bulk; params, tags and metric summaries read back
+//! for many runs at once. Metric points are written by `store::points`.
 
 use crate::db::{Backend, Conn, Db};
 use crate::error::{ApiError, Result};
-use crate::store::{IN_CHUNK, build, runs::RUN_NAME_TAG};
+use crate::store::points::loaded_value;
+use crate::store::{IN_CHUNK, Params, build, pow2_chunks, runs::RUN_NAME_TAG};
 use app::models::{KeyValue, Metric, MetricSummary, RunData};
 use sea_query::{Alias, Expr, OnConflict, Query, SelectStatement};
 use sqlx::Row;
 use std::collections::HashMap;
-
-/// A metric point to write; `value` may be NaN or infinite.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Point {
-    pub key: String,
-    pub value: f64,
-    pub timestamp: i64,
-    pub step: i64,
-}
-
-/// The stored form of a value: SQLite cannot store NaN, so it becomes 0 with a flag.
-pub fn stored_value(v: f64) -> (f64, i64) {
-    if v.is_nan() { (0.0, 1) } else { (v, 0) }
-}
-
-/// Reads a stored value back.
-pub fn loaded_value(value: f64, is_nan: i64) -> f64 {
-    if is_nan != 0 { f64::NAN } else { value }
-}
-
-/// Writes points, skipping ones already stored (a retry), and folds the new ones into the
-/// per-key summary in the same transaction.
-pub async fn log_metrics(
-    conn: &mut Conn,
-    backend: Backend,
-    run_id: i64,
-    points: &[Point],
-) -> Result<()> {
-    for chunk in points.chunks(1000) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new("metrics"))
-            .columns(["run_id", "key", "timestamp", "step", "value", "is_nan"].map(Alias::new))
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .returning(
-                Query::returning()
-                    .columns(["key", "timestamp", "step", "value", "is_nan"].map(Alias::new)),
-            );
-        for p in chunk {
-            let (value, is_nan) = stored_value(p.value);
-            insert
-                .values([
-                    run_id.into(),
-                    p.key.clone().into(),
-                    p.timestamp.into(),
-                    p.step.into(),
-                    value.into(),
-                    is_nan.into(),
-                ])
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-        }
-        let (sql, values) = build(&insert, backend);
-        let inserted = sqlx::query_with(&sql, values).fetch_all(&mut *conn).await?;
-        let mut summaries: HashMap<String, Summary> = HashMap::new();
-        for row in &inserted {
-            let key: String = row.try_get(0)?;
-            let point = (
-                row.try_get::<i64, _>(2)?,
-                row.try_get::<i64, _>(1)?,
-                row.try_get::<f64, _>(3)?,
-            );
-            let is_nan: i64 = row.try_get(4)?;
-            summaries
-                .entry(key)
-                .or_insert_with(Summary::default)
-                .add(point, is_nan);
-        }
-        for (key, s) in summaries {
-            upsert_summary(conn, run_id, &key, &s).await?;
-        }
-    }
-    Ok(())
-}
-
-/// The summary of the points one write adds for one key.
-#[derive(Default)]
-struct Summary {
-    /// (step, timestamp, stored value, is_nan) of the latest point by MLflow's rule.
-    latest: Option<(i64, i64, f64, i64)>,
-    min: Option<f64>,
-    max: Option<f64>,
-    count: i64,
-}
-
-impl Summary {
-    fn add(&mut self, (step, timestamp, value): (i64, i64, f64), is_nan: i64) {
-        self.count += 1;
-        let newer = match self.latest {
-            None => true,
-            Some((s, t, v, _)) => (step, timestamp)
-                .cmp(&(s, t))
-                .then(value.total_cmp(&v))
-                .is_gt(),
-        };
-        if newer {
-            self.latest = Some((step, timestamp, value, is_nan));
-        }
-        if is_nan == 0 {
-            self.min = Some(self.min.map_or(value, |m| m.min(value)));
-            self.max = Some(self.max.map_or(value, |m| m.max(value)));
-        }
-    }
-}
-
-/// Merges a write's summary into the stored one: the latest point is replaced only by a
-/// greater (step, timestamp, value), min/max ignore NaN, counts add up.
-///
-/// min/max are always bound as numbers with a flag saying whether they exist: sqlx 0.8's
-/// Any driver sends a NULL double as a float4, and PostgreSQL would then keep float4 as
-/// the parameter's type for the cached statement.
-async fn upsert_summary(conn: &mut Conn, run_id: i64, key: &str, s: &Summary) -> Result<()> {
-    let Some((step, timestamp, value, is_nan)) = s.latest else {
-        return Ok(());
-    };
-    const NEWER: &str = "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
-        (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
-        AND excluded.value > latest_metrics.value))))";
-    let sql = format!(
-        "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count) \
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $10 <> 0 THEN $7 END, CASE WHEN $10 <> 0 THEN $8 END, $9) \
-         ON CONFLICT (run_id, key) DO UPDATE SET \
-           value = CASE WHEN {NEWER} THEN excluded.value ELSE latest_metrics.value END, \
-           timestamp = CASE WHEN {NEWER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
-           is_nan = CASE WHEN {NEWER} THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
-           step = CASE WHEN {NEWER} THEN excluded.step ELSE latest_metrics.step END, \
-           min_value = CASE WHEN latest_metrics.min_value IS NULL OR excluded.min_value < latest_metrics.min_value \
-                       THEN COALESCE(excluded.min_value, latest_metrics.min_value) ELSE latest_metrics.min_value END, \
-           max_value = CASE WHEN latest_metrics.max_value IS NULL OR excluded.max_value > latest_metrics.max_value \
-                       THEN COALESCE(excluded.max_value, latest_metrics.max_value) ELSE latest_metrics.max_value END, \
-           count = latest_metrics.count + excluded.count"
-    );
-    sqlx::query(&sql)
-        .bind(run_id)
-        .bind(key)
-        .bind(value)
-        .bind(timestamp)
-        .bind(step)
-        .bind(is_nan)
-        .bind(s.min.unwrap_or(0.0))
-        .bind(s.max.unwrap_or(0.0))
-        .bind(s.count)
-        .bind(i64::from(s.min.is_some()))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
 
 /// Logs params. Re-logging a param with the same value is a no-op (a retry); a different
 /// value is refused, since params are immutable.
@@ -216,25 +71,30 @@ pub async fn log_params(
 
 /// Sets tags (last value wins). Setting `mlflow.runName` renames the run.
 pub async fn set_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result<()> {
-    // One statement per tag: a multi-row upsert may not touch a row twice on PostgreSQL,
-    // and tag writes are few.
+    // A multi-row upsert may not touch a row twice (PostgreSQL), so each key once, with
+    // its last value.
+    let mut last: HashMap<&str, &str> = HashMap::new();
     for tag in tags {
-        sqlx::query(
-            "INSERT INTO tags (run_id, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(run_id)
-        .bind(&tag.key)
-        .bind(&tag.value)
-        .execute(&mut *conn)
-        .await?;
-        if tag.key == RUN_NAME_TAG {
-            sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
-                .bind(&tag.value)
-                .bind(run_id)
-                .execute(&mut *conn)
-                .await?;
+        last.insert(&tag.key, &tag.value);
+    }
+    let rows: Vec<(&str, &str)> = last.into_iter().collect();
+    for chunk in pow2_chunks(&rows, IN_CHUNK / 2) {
+        let sql = format!(
+            "INSERT INTO tags (run_id, key, value) VALUES {} ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            Params::on(conn).rows(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for (key, value) in chunk {
+            q = q.bind(run_id).bind(*key).bind(*value);
         }
+        q.execute(&mut *conn).await?;
+    }
+    if let Some((_, name)) = rows.iter().find(|(key, _)| *key == RUN_NAME_TAG) {
+        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
+            .bind(*name)
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::db::{Conn, Db};
 use crate::error::{ApiError, Result};
-use crate::store::{experiments, inputs, logged_models, now_ms, run_data};
+use crate::store::{inputs, logged_models, now_ms, run_data};
 use app::models::{KeyValue, Run, RunData, RunInfo};
 use sqlx::Row;
 
@@ -37,7 +37,7 @@ pub fn info_from_row(row: &sqlx::any::AnyRow) -> Result<RunRow> {
     })
 }
 
-fn not_found(run_id: &str) -> ApiError {
+pub(crate) fn not_found(run_id: &str) -> ApiError {
     ApiError::not_found(format!("Run with id={run_id} not found"))
 }
 
@@ -73,11 +73,15 @@ pub async fn active_id(conn: &mut Conn, run_id: &str) -> Result<i64> {
         .ok_or_else(|| not_found(run_id))?;
     let stage: String = row.try_get(1)?;
     if stage != "active" {
-        return Err(ApiError::invalid(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {stage}."
-        )));
+        return Err(not_active(run_id, &stage));
     }
     Ok(row.try_get(0)?)
+}
+
+pub(crate) fn not_active(run_id: &str, stage: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "The run {run_id} must be in the 'active' state. Current state is {stage}."
+    ))
 }
 
 /// A whole run: info, latest metrics, params, tags and dataset inputs.
@@ -194,18 +198,27 @@ pub fn resolve_name(run_name: Option<&str>, tags: &[KeyValue]) -> Result<String>
 
 /// Inserts a run (RUNNING, active) with its tags; its name is also its `mlflow.runName`.
 /// The uuid is chosen by the caller so that a replayed job creates the same run.
-pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo> {
-    if experiments::stage(conn, new.experiment_id).await? != "active" {
+/// Returns the whole new run, so that answering needs no second read.
+pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
+    let experiment = sqlx::query(
+        "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = $1",
+    )
+    .bind(new.experiment_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "No Experiment with id={} exists",
+            new.experiment_id
+        ))
+    })?;
+    let (stage, location): (String, String) = (experiment.try_get(0)?, experiment.try_get(1)?);
+    if stage != "active" {
         return Err(ApiError::invalid(format!(
-            "The experiment {} must be in the 'active' state. Current state is deleted.",
+            "The experiment {} must be in the 'active' state. Current state is {stage}.",
             new.experiment_id
         )));
     }
-    let location: String =
-        sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = $1")
-            .bind(new.experiment_id)
-            .fetch_one(&mut *conn)
-            .await?;
     let artifact_uri = format!(
         "{}/{}/artifacts",
         location.trim_end_matches('/'),
@@ -235,7 +248,7 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo
         value: name.to_owned(),
     });
     run_data::set_tags(conn, id, &tags).await?;
-    Ok(RunInfo {
+    let info = RunInfo {
         run_id: new.run_uuid.clone(),
         run_uuid: new.run_uuid.clone(),
         run_name: name.to_owned(),
@@ -246,6 +259,24 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<RunInfo
         end_time: None,
         artifact_uri,
         lifecycle_stage: "active".into(),
+    };
+    tags.sort_by(|a, b| a.key.cmp(&b.key));
+    tags.dedup_by(|later, earlier| {
+        // The last value of a key wins, as in `set_tags`.
+        let same = later.key == earlier.key;
+        if same {
+            std::mem::swap(&mut earlier.value, &mut later.value);
+        }
+        same
+    });
+    Ok(Run {
+        info,
+        data: RunData {
+            tags,
+            ..RunData::default()
+        },
+        inputs: Default::default(),
+        outputs: Default::default(),
     })
 }
 
@@ -279,30 +310,28 @@ pub async fn update(
     end_time: Option<i64>,
     run_name: Option<&str>,
 ) -> Result<RunInfo> {
-    let id = active_id(conn, run_id).await?;
-    if let Some(status) = status {
-        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
-            .bind(status)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    if let Some(end_time) = end_time {
-        sqlx::query("UPDATE runs SET end_time = $1 WHERE id = $2")
-            .bind(end_time)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    if let Some(name) = run_name.filter(|n| !n.is_empty()) {
-        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+    let run_name = run_name.filter(|n| !n.is_empty());
+    // One statement in the common case; absent fields keep their values.
+    let row = sqlx::query(&format!(
+        "UPDATE runs SET status = COALESCE($1, status), end_time = COALESCE($2, end_time), name = COALESCE($3, name) \
+         WHERE run_uuid = $4 AND lifecycle_stage = 'active' RETURNING {INFO_COLUMNS}"
+    ))
+    .bind(status)
+    .bind(end_time)
+    .bind(run_name)
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        // Missing or not active: `active_id` says which, in MLflow's words.
+        active_id(conn, run_id).await?;
+        return Err(ApiError::internal("the run changed during its update"));
+    };
+    let row = info_from_row(&row)?;
+    if let Some(name) = run_name {
         run_data::set_tags(
             conn,
-            id,
+            row.id,
             &[KeyValue {
                 key: RUN_NAME_TAG.into(),
                 value: name.into(),
@@ -310,7 +339,7 @@ pub async fn update(
         )
         .await?;
     }
-    Ok(get_row_in(conn, run_id).await?.info)
+    Ok(row.info)
 }
 
 /// Soft-deletes a run. Deleting a deleted run is a no-op, so a retried call succeeds.

@@ -1,0 +1,227 @@
+//! Writing metric points and keeping each (run, key) summary in step with them.
+//!
+//! Points go in as multi-row inserts and summaries as multi-row upserts, so a write of
+//! any number of points, for any number of runs, costs a handful of statements. That is
+//! what lets group commit turn 20,000 single-point calls a second into a few hundred
+//! transactions of a few statements each.
+
+use crate::db::{Backend, Conn};
+use crate::error::{ApiError, Result};
+use crate::store::{IN_CHUNK, Params, build, pow2_chunks};
+use sea_query::{Alias, Expr, Query};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// A metric point to write; `value` may be NaN or infinite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub key: String,
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+/// The stored form of a value: SQLite cannot store NaN, so it becomes 0 with a flag.
+pub fn stored_value(v: f64) -> (f64, i64) {
+    if v.is_nan() { (0.0, 1) } else { (v, 0) }
+}
+
+/// Reads a stored value back.
+pub fn loaded_value(value: f64, is_nan: i64) -> f64 {
+    if is_nan != 0 { f64::NAN } else { value }
+}
+
+/// Most rows in one insert: 6 parameters a row stays far below both databases' limits.
+const MAX_ROWS: usize = 1024;
+
+/// Writes points of one or more runs (internal ids), skipping ones already stored (a
+/// retry), and folds them into the per-key summaries in the same transaction.
+pub async fn log(conn: &mut Conn, points: &[(i64, &Point)]) -> Result<()> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    let mut inserted = 0;
+    // Chunks of power-of-two sizes keep the number of distinct statements small, so
+    // every shape stays in the connection's prepared-statement cache.
+    for chunk in pow2_chunks(points, MAX_ROWS) {
+        let sql = format!(
+            "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) VALUES {} ON CONFLICT DO NOTHING",
+            Params::on(conn).rows(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (run_id, p) in chunk {
+            let (value, is_nan) = stored_value(p.value);
+            q = q
+                .bind(*run_id)
+                .bind(&p.key)
+                .bind(p.timestamp)
+                .bind(p.step)
+                .bind(value)
+                .bind(is_nan);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    // A point that was already stored is identical to the stored one, so it changes
+    // neither the latest point nor min/max; only the counts must then be taken afresh.
+    let mut summaries: HashMap<(i64, &str), Summary> = HashMap::new();
+    for (run_id, p) in points {
+        summaries
+            .entry((*run_id, p.key.as_str()))
+            .or_default()
+            .add(p);
+    }
+    let recount = inserted != points.len() as u64;
+    let mut rows: Vec<((i64, &str), Summary)> = summaries.into_iter().collect();
+    if recount {
+        for ((run_id, key), s) in &mut rows {
+            s.count =
+                sqlx::query_scalar("SELECT COUNT(*) FROM metrics WHERE run_id = $1 AND key = $2")
+                    .bind(*run_id)
+                    .bind(*key)
+                    .fetch_one(&mut *conn)
+                    .await?;
+        }
+    }
+    for chunk in pow2_chunks(&rows, IN_CHUNK / 2) {
+        upsert_summaries(conn, chunk, recount).await?;
+    }
+    Ok(())
+}
+
+/// The summary of the points one write adds for one (run, key).
+#[derive(Default)]
+struct Summary {
+    /// (step, timestamp, stored value, is_nan) of the latest point by MLflow's rule.
+    latest: Option<(i64, i64, f64, i64)>,
+    min: Option<f64>,
+    max: Option<f64>,
+    count: i64,
+}
+
+impl Summary {
+    fn add(&mut self, p: &Point) {
+        let (value, is_nan) = stored_value(p.value);
+        self.count += 1;
+        let newer = match self.latest {
+            None => true,
+            Some((s, t, v, _)) => (p.step, p.timestamp)
+                .cmp(&(s, t))
+                .then(value.total_cmp(&v))
+                .is_gt(),
+        };
+        if newer {
+            self.latest = Some((p.step, p.timestamp, value, is_nan));
+        }
+        if is_nan == 0 {
+            self.min = Some(self.min.map_or(value, |m| m.min(value)));
+            self.max = Some(self.max.map_or(value, |m| m.max(value)));
+        }
+    }
+}
+
+/// Merges summaries into the stored ones: the latest point is replaced only by a
+/// greater (step, timestamp, value), min/max ignore NaN, counts add up (or, after a
+/// recount, are replaced). Each (run, key) appears once, as a multi-row upsert requires.
+///
+/// min/max are always bound as numbers with a flag saying whether they exist: sqlx 0.8's
+/// Any driver sends a NULL double as a float4, and PostgreSQL would then keep float4 as
+/// the parameter's type for the cached statement.
+async fn upsert_summaries(
+    conn: &mut Conn,
+    rows: &[((i64, &str), Summary)],
+    recount: bool,
+) -> Result<()> {
+    const NEWER: &str = "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
+        (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
+        AND excluded.value > latest_metrics.value))))";
+    let count = if recount {
+        "excluded.count"
+    } else {
+        "latest_metrics.count + excluded.count"
+    };
+    // Bound per row, in this order: run_id, key, value, timestamp, step, is_nan, has_min,
+    // min, has_min, max, count.
+    let mut p = Params::on(conn);
+    let values: Vec<String> = (0..rows.len())
+        .map(|_| {
+            let plain = p.rows(1, 6);
+            let plain = &plain[..plain.len() - 1];
+            let (has_min, min, has_max, max, count) = (p.next(), p.next(), p.next(), p.next(), p.next());
+            format!(
+                "{plain}, CASE WHEN {has_min} <> 0 THEN {min} END, CASE WHEN {has_max} <> 0 THEN {max} END, {count})"
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count) \
+         VALUES {} \
+         ON CONFLICT (run_id, key) DO UPDATE SET \
+           value = CASE WHEN {NEWER} THEN excluded.value ELSE latest_metrics.value END, \
+           timestamp = CASE WHEN {NEWER} THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
+           is_nan = CASE WHEN {NEWER} THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
+           step = CASE WHEN {NEWER} THEN excluded.step ELSE latest_metrics.step END, \
+           min_value = CASE WHEN latest_metrics.min_value IS NULL OR excluded.min_value < latest_metrics.min_value \
+                       THEN COALESCE(excluded.min_value, latest_metrics.min_value) ELSE latest_metrics.min_value END, \
+           max_value = CASE WHEN latest_metrics.max_value IS NULL OR excluded.max_value > latest_metrics.max_value \
+                       THEN COALESCE(excluded.max_value, latest_metrics.max_value) ELSE latest_metrics.max_value END, \
+           count = {count}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for ((run_id, key), s) in rows {
+        let Some((step, timestamp, value, is_nan)) = s.latest else {
+            return Err(ApiError::internal("a metric summary without points"));
+        };
+        q = q
+            .bind(*run_id)
+            .bind(*key)
+            .bind(value)
+            .bind(timestamp)
+            .bind(step)
+            .bind(is_nan)
+            .bind(i64::from(s.min.is_some()))
+            .bind(s.min.unwrap_or(0.0))
+            .bind(i64::from(s.min.is_some()))
+            .bind(s.max.unwrap_or(0.0))
+            .bind(s.count);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The internal ids of runs that may be written to, by uuid, in one query per chunk: a
+/// run that is missing or not active gets MLflow's error for it instead.
+pub async fn active_ids(
+    conn: &mut Conn,
+    backend: Backend,
+    uuids: &[&str],
+) -> Result<HashMap<String, Result<i64>>> {
+    let mut out = HashMap::new();
+    let mut distinct: Vec<&str> = uuids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for chunk in distinct.chunks(IN_CHUNK) {
+        let mut q = Query::select();
+        q.columns(["run_uuid", "id", "lifecycle_stage"].map(Alias::new))
+            .from(Alias::new("runs"))
+            .and_where(
+                Expr::col(Alias::new("run_uuid")).is_in(chunk.iter().map(|s| s.to_string())),
+            );
+        let (sql, values) = build(&q, backend);
+        for row in sqlx::query_with(&sql, values).fetch_all(&mut *conn).await? {
+            let uuid: String = row.try_get(0)?;
+            let stage: String = row.try_get(2)?;
+            let id = if stage == "active" {
+                Ok(row.try_get(1)?)
+            } else {
+                Err(crate::store::runs::not_active(&uuid, &stage))
+            };
+            out.insert(uuid, id);
+        }
+        for uuid in chunk {
+            out.entry(uuid.to_string())
+                .or_insert_with(|| Err(crate::store::runs::not_found(uuid)));
+        }
+    }
+    Ok(out)
+}
