@@ -227,6 +227,39 @@ fn key_values(table: Alias, run_ids: &[i64], keys: Option<&[String]>) -> SelectS
     q
 }
 
+/// Params or tags of many runs, one row per run with its pairs as a JSON array, sorted
+/// by key. sqlx hands SQLite rows from its worker thread one at a time (about 3 µs each),
+/// and a page of 1,000 runs has some 16,000 pairs; as 1,000 rows they cost a tenth.
+async fn load_pairs(
+    db: &Db,
+    table: &str,
+    run_ids: &[i64],
+    keys: Option<&[String]>,
+) -> Result<Vec<(i64, Vec<KeyValue>)>> {
+    let (inner, values) = build(&key_values(Alias::new(table), run_ids, keys), db.backend);
+    let pairs = match db.backend {
+        Backend::Sqlite => "json_group_array(json_array(key, value))",
+        Backend::Postgres => "json_agg(json_build_array(key, value))::text",
+    };
+    let sql = format!("SELECT run_id, {pairs} FROM ({inner}) AS kv GROUP BY run_id");
+    sqlx::query_with(&sql, values)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let json: String = row.try_get(1)?;
+            let mut pairs: Vec<(String, String)> = serde_json::from_str(&json)
+                .map_err(|e| ApiError::internal(format!("unreadable {table} of a run: {e}")))?;
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let pairs = pairs
+                .into_iter()
+                .map(|(key, value)| KeyValue { key, value })
+                .collect();
+            Ok((row.try_get(0)?, pairs))
+        })
+        .collect()
+}
+
 fn keys_of(selection: Option<&Selection>) -> Option<Option<&[String]>> {
     match selection {
         None | Some(Selection::All) => Some(None),
@@ -252,17 +285,12 @@ pub async fn load(
             let Some(keys) = keys_of(selection) else {
                 continue;
             };
-            let (sql, values) = build(&key_values(Alias::new(table), chunk, keys), db.backend);
-            for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
-                let kv = KeyValue {
-                    key: row.try_get(1)?,
-                    value: row.try_get(2)?,
-                };
-                if let Some(data) = out.get_mut(&row.try_get::<i64, _>(0)?) {
+            for (run_id, pairs) in load_pairs(db, table, chunk, keys).await? {
+                if let Some(data) = out.get_mut(&run_id) {
                     if table == "params" {
-                        data.params.push(kv)
+                        data.params = pairs
                     } else {
-                        data.tags.push(kv)
+                        data.tags = pairs
                     }
                 }
             }
