@@ -60,7 +60,7 @@ postgres_up() {
 }
 
 test_tools() {
-  apt_install chromium
+  apt_install chromium wrk
   postgres_up
   scripts/python-env.sh >/dev/null
   if [ ! -d end2end/node_modules/@playwright/test ]; then

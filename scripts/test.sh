@@ -5,6 +5,8 @@
 #      and its artifact and registry tests again with artifacts in S3-compatible storage
 #      (moto's S3 server on loopback)
 #   3. the browser tests (Playwright driving Debian's chromium) against a seeded server
+#   4. the benchmark at its --quick size against ferroflow, MLflow and FastTrackML, so it
+#      never rots (it asserts that every server answered correctly, not how fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -19,6 +21,9 @@ export FERROFLOW_TEST_POSTGRES=${FERROFLOW_TEST_POSTGRES:-postgres://postgres@12
 # Throwaway databases of earlier runs (tests create one per test).
 psql "$FERROFLOW_TEST_POSTGRES" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'ff_test_%'" |
   while read -r db; do psql "$FERROFLOW_TEST_POSTGRES" -qc "DROP DATABASE IF EXISTS \"$db\"" || true; done
+
+log "Formatting"
+cargo fmt --all --check
 
 log "Rust tests"
 cargo test --workspace --exclude frontend
@@ -94,4 +99,7 @@ start_server "sqlite:///$WORK/e2e.db"
 MLFLOW_TRACKING_URI="$FERROFLOW_URL" "$PY" end2end/seed.py
 (cd end2end && npx playwright test)
 stop_server
+
+log "Benchmark (--quick, SQLite; slow servers get 60 s per write workload)"
+bench/run.sh --quick --budget 60 --check
 log "all tests passed"
