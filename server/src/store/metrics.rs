@@ -1,7 +1,7 @@
 //! Metric history reads: one key of one run in pages, and sampled or bulk reads across
 //! runs for plots.
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::error::{ApiError, Result};
 use crate::store::points::loaded_value;
 use app::models::Metric;
@@ -46,51 +46,21 @@ pub async fn history(
 ) -> Result<(Vec<Metric>, Option<HistoryCursor>)> {
     // Without a limit, MLflow returns the whole history.
     let fetch = limit.map_or(i64::MAX, |l| l as i64 + 1);
-    let rows =
-        match after {
-            None => sqlx::query(
-                "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
-             ORDER BY timestamp, step, value, is_nan LIMIT $3",
-            )
-            .bind(run_id)
-            .bind(key)
-            .bind(fetch)
-            .fetch_all(&db.pool)
-            .await?,
-            Some(c) => sqlx::query(
-                "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
-             AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6) \
-             ORDER BY timestamp, step, value, is_nan LIMIT $7",
-            )
-            .bind(run_id)
-            .bind(key)
-            .bind(c.timestamp)
-            .bind(c.step)
-            .bind(c.value)
-            .bind(c.is_nan)
-            .bind(fetch)
-            .fetch_all(&db.pool)
-            .await?,
-        };
-    let mut points = Vec::with_capacity(rows.len());
+    let points = page_points(db, run_id, key, after, fetch).await?;
+    let more = limit.is_some_and(|l| points.len() as u64 > l);
+    let mut page = Vec::with_capacity(points.len());
     let mut cursor = None;
-    for (i, row) in rows.iter().enumerate() {
-        if limit.is_some_and(|l| i as u64 >= l) {
-            break;
-        }
-        let (timestamp, step, value, is_nan) = (
-            row.try_get::<i64, _>(0)?,
-            row.try_get::<i64, _>(1)?,
-            row.try_get::<f64, _>(2)?,
-            row.try_get::<i64, _>(3)?,
-        );
+    for (timestamp, step, value, is_nan) in points
+        .into_iter()
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+    {
         cursor = Some(HistoryCursor {
             timestamp,
             step,
             value,
             is_nan,
         });
-        points.push(Metric {
+        page.push(Metric {
             key: key.to_owned(),
             value: loaded_value(value, is_nan),
             timestamp,
@@ -98,8 +68,68 @@ pub async fn history(
             run_id: None,
         });
     }
-    let more = limit.is_some_and(|l| rows.len() as u64 > l);
-    Ok((points, if more { cursor } else { None }))
+    Ok((page, if more { cursor } else { None }))
+}
+
+/// The points of one page as `(timestamp, step, stored value, is_nan)`, in history order.
+///
+/// The page comes back as one text row (`timestamp,step,value,is_nan;...`) rather than a
+/// row per point: sqlx's Any driver costs about 3 µs for every row it hands over, which
+/// was most of the time of a 10,000-point page. Values are written with 17 significant
+/// digits (SQLite) or PostgreSQL's shortest exact form, so they read back bit for bit.
+async fn page_points(
+    db: &Db,
+    run_id: i64,
+    key: &str,
+    after: Option<HistoryCursor>,
+    fetch: i64,
+) -> Result<Vec<(i64, i64, f64, i64)>> {
+    const ORDER: &str = "timestamp, step, value, is_nan";
+    let (text, agg) = match db.backend {
+        Backend::Sqlite => (
+            "timestamp || ',' || step || ',' || printf('%!.17g', value) || ',' || is_nan",
+            "group_concat",
+        ),
+        Backend::Postgres => (
+            "timestamp::text || ',' || step::text || ',' || value::text || ',' || is_nan::text",
+            "string_agg",
+        ),
+    };
+    let seek = if after.is_some() {
+        "AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6)"
+    } else {
+        ""
+    };
+    let limit = if after.is_some() { "$7" } else { "$3" };
+    let sql = format!(
+        "SELECT {agg}({text}, ';' ORDER BY {ORDER}) FROM \
+         (SELECT {ORDER} FROM metrics WHERE run_id = $1 AND key = $2 {seek} ORDER BY {ORDER} LIMIT {limit}) AS page"
+    );
+    let mut q = sqlx::query_scalar::<_, Option<String>>(&sql)
+        .bind(run_id)
+        .bind(key);
+    if let Some(c) = after {
+        q = q
+            .bind(c.timestamp)
+            .bind(c.step)
+            .bind(c.value)
+            .bind(c.is_nan);
+    }
+    let Some(text) = q.bind(fetch).fetch_one(&db.pool).await? else {
+        return Ok(Vec::new());
+    };
+    text.split(';').map(parse_point).collect()
+}
+
+fn parse_point(text: &str) -> Result<(i64, i64, f64, i64)> {
+    let bad = || ApiError::internal(format!("unreadable metric point '{text}'"));
+    let mut fields = text.split(',');
+    let mut next = || fields.next().ok_or_else(bad);
+    let timestamp = next()?.parse().map_err(|_| bad())?;
+    let step = next()?.parse().map_err(|_| bad())?;
+    let value = next()?.parse().map_err(|_| bad())?;
+    let is_nan = next()?.parse().map_err(|_| bad())?;
+    Ok((timestamp, step, value, is_nan))
 }
 
 /// The distinct steps of a metric within a range, ascending.
@@ -197,5 +227,25 @@ mod tests {
         };
         assert_eq!(HistoryCursor::decode(&c.encode()).unwrap(), c);
         assert!(HistoryCursor::decode("not a token").is_err());
+    }
+}
+
+#[cfg(test)]
+mod point_text_tests {
+    use super::parse_point;
+
+    #[test]
+    fn points_parse_back_exactly_and_refuse_garbage() {
+        assert_eq!(
+            parse_point("5,-2,0.10000000000000001,0").unwrap(),
+            (5, -2, 0.1, 0)
+        );
+        let (_, _, v, _) = parse_point("1,1,-1.5e-300,0").unwrap();
+        assert_eq!(v.to_bits(), (-1.5e-300f64).to_bits());
+        // SQLite prints infinities as Inf, PostgreSQL as Infinity.
+        assert_eq!(parse_point("1,1,Inf,0").unwrap().2, f64::INFINITY);
+        assert_eq!(parse_point("1,1,-Infinity,0").unwrap().2, f64::NEG_INFINITY);
+        assert!(parse_point("1,1,abc,0").is_err());
+        assert!(parse_point("1,1").is_err());
     }
 }
