@@ -151,14 +151,12 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
 /// WAL lets readers run beside the writer; the busy timeout makes a connection wait for
 /// a lock instead of failing with "database is locked"; synchronous=FULL makes every
 /// acknowledged commit survive power loss, affordable because the writer commits in
-/// groups. Memory-mapped reads share the OS page cache, so a pooled connection does not
-/// start cold with its own copy of every page it reads.
+/// groups.
 async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute(
         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
          PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
-         PRAGMA mmap_size = 1073741824;",
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
     )
     .await?;
     Ok(())
