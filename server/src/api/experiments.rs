@@ -2,7 +2,7 @@
 
 use super::{Mlflow, empty, validate, write};
 use crate::error::{ApiError, Result};
-use crate::search::{self, ExperimentQuery, PageToken};
+use crate::search::{self, ExperimentQuery};
 use crate::state::AppState;
 use crate::store::experiments as store;
 use app::models::*;
@@ -92,12 +92,7 @@ pub async fn search(
         limit,
     };
     let (experiments, more) = store::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| {
-        PageToken {
-            offset: offset + limit,
-        }
-        .encode()
-    });
+    let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchExperimentsResponse {
         experiments,
         next_page_token,

@@ -2,7 +2,7 @@
 
 use super::{Mlflow, empty, run_id_of, validate, write};
 use crate::error::{ApiError, Result};
-use crate::search::{self, LoggedModelAttribute, LoggedModelQuery, PageToken};
+use crate::search::{self, LoggedModelAttribute, LoggedModelQuery};
 use crate::state::AppState;
 use crate::store::logged_models as store;
 use crate::store::{experiments, runs};
@@ -180,12 +180,7 @@ pub async fn search(
         limit,
     };
     let (models, more) = store::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| {
-        PageToken {
-            offset: offset + limit,
-        }
-        .encode()
-    });
+    let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchLoggedModelsResponse {
         models,
         next_page_token,

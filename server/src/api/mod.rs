@@ -233,6 +233,16 @@ pub(crate) fn page_offset(token: Option<&str>) -> Result<u64> {
     }
 }
 
+/// The token of the page after `offset`, if there is one.
+pub(crate) fn next_page_token(more: bool, offset: u64, limit: u64) -> Option<String> {
+    more.then(|| {
+        crate::search::PageToken {
+            offset: offset + limit,
+        }
+        .encode()
+    })
+}
+
 pub(crate) fn run_id_of(req: &app::models::RunIdRequest) -> Result<&str> {
     let id = req.id().ok_or_else(|| ApiError::missing("run_id"))?;
     validate::run_id(id)?;

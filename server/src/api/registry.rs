@@ -3,7 +3,7 @@
 use super::{Mlflow, empty, validate, write};
 use crate::artifacts::ArtifactPath;
 use crate::error::{ApiError, Result};
-use crate::search::{self, PageToken, RegistryQuery};
+use crate::search::{self, RegistryQuery};
 use crate::state::AppState;
 use crate::store::registry::{self, models, versions};
 use crate::store::{logged_models, runs};
@@ -174,12 +174,7 @@ pub async fn search_models(
         limit,
     };
     let (registered_models, more) = models::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| {
-        PageToken {
-            offset: offset + limit,
-        }
-        .encode()
-    });
+    let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchRegisteredModelsResponse {
         registered_models,
         next_page_token,
@@ -530,12 +525,7 @@ pub async fn search_versions(
         limit,
     };
     let (model_versions, more) = versions::search(&state.db, &query).await?;
-    let next_page_token = more.then(|| {
-        PageToken {
-            offset: offset + limit,
-        }
-        .encode()
-    });
+    let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(ModelVersionsResponse {
         model_versions,
         next_page_token,

@@ -2,7 +2,7 @@
 
 use super::{Mlflow, empty, run_id_of, validate, write};
 use crate::error::{ApiError, Result};
-use crate::search::{self, PageToken, RunQuery};
+use crate::search::{self, RunQuery};
 use crate::state::AppState;
 use crate::store::points::{self, Point};
 use crate::store::run_data::Columns;
@@ -365,12 +365,7 @@ pub async fn search(
         limit,
     };
     let (runs, more) = store::search(&state.db, &query, columns.as_ref()).await?;
-    let next_page_token = more.then(|| {
-        PageToken {
-            offset: offset + limit,
-        }
-        .encode()
-    });
+    let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchRunsResponse {
         runs,
         next_page_token,
