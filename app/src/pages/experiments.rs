@@ -5,28 +5,20 @@ use crate::models::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-/// Server-side access to the store for pages. The server crate implements it and puts
-/// it in the Leptos context; pages never see SQL.
+/// What this page needs from the store (implemented in `server/src/ui/experiments.rs`).
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::*;
     use crate::models::ViewType;
-    use std::{future::Future, pin::Pin, sync::Arc};
+    use crate::pages::ssr::BoxFuture;
 
-    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-    pub trait UiStore: Send + Sync + 'static {
+    pub trait ExperimentsStore: Send + Sync + 'static {
         /// Experiments matching an MLflow experiment filter, newest first.
         fn search_experiments(
             &self,
             filter: String,
             view: ViewType,
         ) -> BoxFuture<'_, Result<Vec<Experiment>, String>>;
-    }
-
-    pub fn store() -> Result<Arc<dyn UiStore>, ServerFnError> {
-        use_context::<Arc<dyn UiStore>>()
-            .ok_or_else(|| ServerFnError::new("the UI store is not configured"))
     }
 }
 
@@ -40,7 +32,7 @@ pub async fn list_experiments(filter: String) -> Result<Vec<Experiment>, ServerF
     } else {
         format!("name ILIKE '%{}%'", filter.replace('\'', "''"))
     };
-    ssr::store()?
+    crate::pages::ssr::store::<dyn ssr::ExperimentsStore>()?
         .search_experiments(filter, crate::models::ViewType::ActiveOnly)
         .await
         .map_err(ServerFnError::new)
