@@ -37,6 +37,7 @@ enum DbCommand {
 pub async fn run() -> Result<(), String> {
     match Cli::parse().command {
         Command::Server(args) => {
+            crate::telemetry::init(args.log_format);
             let config = Config::try_from(args)?;
             let app = Application::build(config.clone()).await?;
             tracing::info!(
@@ -46,11 +47,12 @@ pub async fn run() -> Result<(), String> {
                 app.port(),
                 config.database
             );
-            app.run_until_stopped().await.map_err(|e| e.to_string())
+            app.run_until_stopped().await
         }
         Command::Db {
             command: DbCommand::Upgrade { uri },
         } => {
+            crate::telemetry::init(crate::telemetry::LogFormat::Text);
             let uri = DatabaseUri::parse(&uri)?;
             let db = Db::connect(&uri)
                 .await

@@ -2,7 +2,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    ferroflow::telemetry::init();
     match ferroflow::cli::run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

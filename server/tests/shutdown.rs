@@ -1,0 +1,190 @@
+//! Graceful shutdown of the real binary: SIGTERM in the middle of a metric-logging load,
+//! then the database, opened directly, must hold every point a client got a 200 for,
+//! exactly once (in the points table and in the per-key summaries).
+
+mod common;
+
+use common::start_process;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const CLIENTS: usize = 16;
+/// Calls per client at most, so the load ends by itself even without the signal.
+const MAX_CALLS: usize = 3_000;
+/// Acknowledged points before the signal is sent: the load is well under way by then.
+const POINTS_BEFORE_SIGNAL: usize = 600;
+const BATCH: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_keeps_every_acknowledged_point_sqlite() {
+    sigterm_under_load_keeps_every_acknowledged_point("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_keeps_every_acknowledged_point_postgres() {
+    sigterm_under_load_keeps_every_acknowledged_point("postgres").await;
+}
+
+/// A point as stored: run, key, step, value (bits, to compare exactly).
+type Point = (String, String, i64, u64);
+
+async fn sigterm_under_load_keeps_every_acknowledged_point(backend: &str) {
+    let mut server = start_process(backend, &["--shutdown-timeout", "2m"]).await;
+    let mut runs = Vec::new();
+    for c in 0..CLIENTS {
+        runs.push(server.run(&format!("load-{c}")).await);
+    }
+
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for (c, run) in runs.iter().enumerate() {
+        let (client, run, url, acknowledged) = (
+            client.clone(),
+            run.clone(),
+            server.url(""),
+            acknowledged.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut acked: Vec<Point> = Vec::new();
+            let mut refused = 0;
+            for i in 0..MAX_CALLS {
+                let base = (c * 1_000_000 + i * 10) as f64;
+                let (path, body, points) = if i % 2 == 0 {
+                    let p = (run.clone(), "single".to_owned(), i as i64, base.to_bits());
+                    let body = json!({"run_id": run, "key": "single", "value": base,
+                                      "timestamp": 1, "step": i});
+                    ("runs/log-metric", body, vec![p])
+                } else {
+                    let points: Vec<Point> = (0..BATCH)
+                        .map(|j| {
+                            let v = base + j as f64;
+                            (
+                                run.clone(),
+                                "batch".to_owned(),
+                                (i * 10 + j) as i64,
+                                v.to_bits(),
+                            )
+                        })
+                        .collect();
+                    let metrics: Vec<_> = points
+                        .iter()
+                        .map(|p| {
+                            json!({"key": "batch", "value": f64::from_bits(p.3),
+                                        "timestamp": 1, "step": p.2})
+                        })
+                        .collect();
+                    let body = json!({"run_id": run, "metrics": metrics});
+                    ("runs/log-batch", body, points)
+                };
+                let response = match client.post(format!("{url}{path}")).json(&body).send().await {
+                    Ok(r) => r,
+                    // The server stopped listening or closed the connection: this call
+                    // was not acknowledged; the load is over for this client.
+                    Err(_) => break,
+                };
+                let status = response.status().as_u16();
+                // A 200 is only sent after the commit, but the body must arrive too.
+                let Ok(text) = response.text().await else {
+                    break;
+                };
+                match status {
+                    200 => {
+                        acknowledged.fetch_add(points.len(), Ordering::Relaxed);
+                        acked.extend(points);
+                    }
+                    // Refused while shutting down: not acknowledged.
+                    503 => {
+                        refused += 1;
+                        break;
+                    }
+                    other => panic!("{path} answered {other}: {text}"),
+                }
+            }
+            (acked, refused)
+        }));
+    }
+
+    // Not a timing assertion: wait (bounded) until enough has been acknowledged.
+    for _ in 0..30_000 {
+        if acknowledged.load(Ordering::Relaxed) >= POINTS_BEFORE_SIGNAL {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        acknowledged.load(Ordering::Relaxed) >= POINTS_BEFORE_SIGNAL,
+        "the load did not get going: {:#?}",
+        server.logs()
+    );
+    server.terminate();
+
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        let (points, r) = task.await.unwrap();
+        acked.extend(points);
+        refused += r;
+    }
+    let status = server.wait().await;
+    let logs = server.logs();
+    assert_eq!(status.code(), Some(0), "exit status; logs: {logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.contains("shut down cleanly")),
+        "{logs:#?}"
+    );
+    eprintln!(
+        "{backend}: {} points acknowledged, {refused} calls refused",
+        acked.len()
+    );
+
+    let (stored, summaries) = read_database(&server.store_uri).await;
+    let mut counts: HashMap<&Point, usize> = HashMap::new();
+    for p in &stored {
+        *counts.entry(p).or_default() += 1;
+    }
+    for p in &acked {
+        assert_eq!(counts.get(p), Some(&1), "acknowledged point {p:?}");
+    }
+    assert!(counts.values().all(|&n| n == 1), "a point stored twice");
+    // The per-key summaries count each stored point once.
+    let mut per_key: HashMap<(String, String), i64> = HashMap::new();
+    for (run, key, _, _) in &stored {
+        *per_key.entry((run.clone(), key.clone())).or_default() += 1;
+    }
+    assert_eq!(summaries, per_key);
+}
+
+/// The stored points and the summaries' point counts, read with a connection of our own.
+async fn read_database(store_uri: &str) -> (Vec<Point>, HashMap<(String, String), i64>) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match store_uri.strip_prefix("sqlite:///") {
+        Some(path) => format!("sqlite://{path}"),
+        None => store_uri.to_owned(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let rows: Vec<(String, String, i64, f64)> = sqlx::query_as(
+        "SELECT r.run_uuid, m.key, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let stored = rows
+        .into_iter()
+        .map(|(run, key, step, value)| (run, key, step, value.to_bits()))
+        .collect();
+    let summaries: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT r.run_uuid, l.key, l.count FROM latest_metrics l JOIN runs r ON r.id = l.run_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let summaries = summaries
+        .into_iter()
+        .map(|(run, key, count)| ((run, key), count))
+        .collect();
+    (stored, summaries)
+}
