@@ -5,7 +5,12 @@ async fn main() -> std::process::ExitCode {
     match ferroflow::cli::run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferroflow: {e}");
+            // Once logging is set up, the error is a log line like the others (JSON too).
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!(error = %e, "ferroflow stopped");
+            } else {
+                eprintln!("ferroflow: {e}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -188,3 +188,48 @@ async fn read_database(store_uri: &str) -> (Vec<Point>, HashMap<(String, String)
         .collect();
     (stored, summaries)
 }
+
+/// A request that does not finish (an upload whose body stops coming) holds the shutdown
+/// only until `--shutdown-timeout`; the process then exits with status 1, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_up_on_requests_after_the_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = start_process("sqlite", &["--shutdown-timeout", "1s"]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut upload = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/2.0/mlflow-artifacts/artifacts/0/slow.bin HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Length: 1000000\r\n\r\nthe first bytes"
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    // Wait (bounded) until the server is handling it: two requests in flight, the upload
+    // and the scrape asking.
+    let mut in_flight = false;
+    for _ in 0..1000 {
+        let text = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text
+            .lines()
+            .any(|l| l == "ferroflow_http_requests_in_flight 2")
+        {
+            in_flight = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(in_flight, "the upload never started");
+    server.terminate();
+    let status = server.wait().await;
+    let logs = server.logs();
+    assert_eq!(status.code(), Some(1), "{logs:#?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("shutdown timeout") && l.contains("requests still running")),
+        "{logs:#?}"
+    );
+    drop(upload);
+}
