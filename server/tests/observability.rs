@@ -57,9 +57,20 @@ async fn scrape(base: &str) -> Scrape {
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let text = response.text().await.unwrap();
-    let exposition = parse_prometheus(&text)
-        .unwrap_or_else(|e| panic!("/metrics is not the Prometheus text format: {e:?}\n{text}"));
+    parse(&response.text().await.unwrap())
+}
+
+/// Parses the Prometheus text format; panics if `text` is not in it.
+fn parse(text: &str) -> Scrape {
+    // Nothing recorded yet: valid, but the parser's grammar wants one family at least.
+    if text.trim().is_empty() {
+        return Scrape {
+            series: Vec::new(),
+            families: BTreeMap::new(),
+        };
+    }
+    let exposition = parse_prometheus(text)
+        .unwrap_or_else(|e| panic!("not the Prometheus text format: {e:?}\n{text}"));
     let mut series = Vec::new();
     let mut families = BTreeMap::new();
     for (name, family) in &exposition.families {
@@ -466,4 +477,61 @@ async fn not_ready_when_the_sqlite_pool_is_closed() {
     let (status, body) = get_json(format!("{}/ready", app.base)).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["failed_check"], "database", "{body}");
+}
+
+// ---------------------------------------------------------------- series recorded in code
+
+/// The process recorder's output, parsed (series by name and labels).
+fn render() -> Scrape {
+    let handle = ferroflow::telemetry::metrics::handle();
+    parse(&handle.render())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_waits_are_recorded_only_when_no_connection_is_idle() {
+    use ferroflow::telemetry::metrics::DB_POOL_WAIT;
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let labels = [("pool", "wait_test")];
+    let waits = || render().value(DB_POOL_WAIT, &labels);
+    let start = waits();
+
+    // An idle connection is there: no wait.
+    drop(ferroflow::db::acquire(&pool, "wait_test").await.unwrap());
+    assert_eq!(waits(), start);
+
+    // The only connection is taken: the next acquisition waits for it.
+    let held = pool.acquire().await.unwrap();
+    let mut waiting = Box::pin(ferroflow::db::acquire(&pool, "wait_test"));
+    assert!(futures::poll!(&mut waiting).is_pending());
+    drop(held);
+    drop(waiting.await.unwrap());
+    assert_eq!(waits(), start + 1.0);
+}
+
+#[test]
+fn job_series_have_help_text() {
+    use ferroflow::telemetry::metrics::{JOB_DURATION, JOB_ITEMS, JOB_RUNS};
+    let handle = ferroflow::telemetry::metrics::handle();
+    metrics::counter!(JOB_RUNS, "job" => "help_test", "outcome" => "ok").increment(1);
+    metrics::histogram!(JOB_DURATION, "job" => "help_test").record(0.2);
+    metrics::counter!(JOB_ITEMS, "job" => "help_test").increment(3);
+    let scrape = parse(&handle.render());
+    for (name, kind) in [
+        (JOB_RUNS, PrometheusType::Counter),
+        (JOB_DURATION, PrometheusType::Histogram),
+        (JOB_ITEMS, PrometheusType::Counter),
+    ] {
+        let (got, help) = &scrape.families[name];
+        assert_eq!(got, &kind, "{name}");
+        assert!(!help.is_empty(), "{name} has no HELP");
+    }
+    assert!(scrape.value(JOB_RUNS, &[("job", "help_test"), ("outcome", "ok")]) >= 1.0);
 }
