@@ -41,11 +41,11 @@ pub async fn run() -> Result<(), String> {
             let config = Config::try_from(args)?;
             let app = Application::build(config.clone()).await?;
             tracing::info!(
-                "ferroflow {} listening on http://{}:{} (store: {:?})",
+                "ferroflow {} listening on http://{}:{} (store: {})",
                 env!("CARGO_PKG_VERSION"),
                 config.host,
                 app.port(),
-                config.database
+                config.database.redacted()
             );
             app.run_until_stopped().await
         }

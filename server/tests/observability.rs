@@ -394,6 +394,19 @@ async fn credentials_never_reach_the_logs() {
             "{format}: {logs:#?}"
         );
     }
+    // A database password in the store URI. The test PostgreSQL trusts local connections,
+    // so the password is ignored there; it only has to stay out of the logs.
+    let url = common::fresh_postgres().await;
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = match rest.split_once('@') {
+        Some((userinfo, host)) => (userinfo.split(':').next().unwrap(), host),
+        None => ("postgres", rest),
+    };
+    let with_password = format!("{scheme}://{user}:SEKRIT-pw@{host}");
+    let server = common::start_process_on(with_password, tempfile::tempdir().unwrap(), &[]).await;
+    let logs = server.logs();
+    assert!(logs.iter().any(|l| l.contains(":***@")), "{logs:#?}");
+    assert!(logs.iter().all(|l| !l.contains("SEKRIT")), "{logs:#?}");
 }
 
 #[test]

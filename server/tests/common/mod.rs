@@ -211,13 +211,18 @@ pub struct Process {
 /// Starts `ferroflow server` on a free port against a fresh database of `backend`, with
 /// `args` added, and waits until it listens.
 pub async fn start_process(backend: &str, args: &[&str]) -> Process {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let store_uri = match backend {
         "sqlite" => format!("sqlite:///{}", dir.path().join("ff.db").display()),
         "postgres" => fresh_postgres().await,
         other => panic!("unknown backend {other}"),
     };
+    start_process_on(store_uri, dir, args).await
+}
+
+/// `start_process` against `store_uri`, with `dir` for artifacts.
+pub async fn start_process_on(store_uri: String, dir: tempfile::TempDir, args: &[&str]) -> Process {
+    use std::io::BufRead;
     let artifacts = dir.path().join("artifacts");
     let site = dir.path().join("site");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ferroflow"));
