@@ -4,11 +4,13 @@
 
 mod common;
 
-use common::start_process;
+use common::{TestApp, start_process};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+on_both_backends!(draining_writes_every_queued_call_then_refuses_new_ones);
 
 const CLIENTS: usize = 16;
 /// Calls per client at most, so the load ends by itself even without the signal.
@@ -232,4 +234,79 @@ async fn shutdown_gives_up_on_requests_after_the_timeout() {
         "{logs:#?}"
     );
     drop(upload);
+}
+
+/// The log-metric queue and the writer, drained with calls waiting in them: every queued
+/// call is written and answered 200-worthy (`Ok`), none is dropped; calls after the
+/// drain are refused with TEMPORARILY_UNAVAILABLE (503).
+async fn draining_writes_every_queued_call_then_refuses_new_ones(app: &TestApp) {
+    use app::models::ErrorCode;
+    use ferroflow::api::PointQueue;
+    use ferroflow::store::points::Point;
+    use futures::FutureExt;
+
+    let experiment = app.experiment("drain").await;
+    let run = app.run(&experiment).await;
+    let queue = PointQueue::start(app.db.clone());
+    let point = |step: i64| Point {
+        key: "queued".into(),
+        value: step as f64,
+        timestamp: 1,
+        step,
+    };
+    const QUEUED: i64 = 300;
+    let mut calls: Vec<_> = (0..QUEUED)
+        .map(|step| queue.log(run.clone(), point(step)).boxed())
+        .collect();
+    // One poll each puts every call in the queue; each then waits for its answer.
+    for call in &mut calls {
+        assert!(futures::poll!(call).is_pending());
+    }
+    let (answers, ()) = futures::join!(futures::future::join_all(calls), queue.drain());
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let err = queue.log(run.clone(), point(QUEUED)).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::TemporarilyUnavailable);
+
+    // The writer, likewise: a queued write commits, a later one is refused.
+    let db = app.db.clone();
+    let mut queued = ferroflow::api::write(&db, run.clone(), |conn, run| {
+        Box::pin(async move {
+            let id = ferroflow::store::runs::active_id(conn, run).await?;
+            ferroflow::store::points::log(
+                conn,
+                &[(
+                    id,
+                    &Point {
+                        key: "queued".into(),
+                        value: -1.0,
+                        timestamp: 1,
+                        step: -1,
+                    },
+                )],
+            )
+            .await
+        })
+    })
+    .boxed();
+    assert!(futures::poll!(&mut queued).is_pending());
+    let (written, ()) = futures::join!(queued, db.writer.drain());
+    written.unwrap();
+    let err = ferroflow::api::write(&db, (), |_, _| Box::pin(async { Ok(()) }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::TemporarilyUnavailable);
+
+    let history = app
+        .get(
+            "metrics/get-history",
+            &[
+                ("run_id", run.as_str()),
+                ("metric_key", "queued"),
+                ("max_results", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(history.0, 200, "{}", history.1);
+    let steps = history.1["metrics"].as_array().unwrap().len() as i64;
+    assert_eq!(steps, QUEUED + 1);
 }
