@@ -37,20 +37,22 @@ enum DbCommand {
 pub async fn run() -> Result<(), String> {
     match Cli::parse().command {
         Command::Server(args) => {
+            crate::telemetry::init(args.log_format);
             let config = Config::try_from(args)?;
             let app = Application::build(config.clone()).await?;
             tracing::info!(
-                "ferroflow {} listening on http://{}:{} (store: {:?})",
+                "ferroflow {} listening on http://{}:{} (store: {})",
                 env!("CARGO_PKG_VERSION"),
                 config.host,
                 app.port(),
-                config.database
+                config.database.redacted()
             );
-            app.run_until_stopped().await.map_err(|e| e.to_string())
+            app.run_until_stopped().await
         }
         Command::Db {
             command: DbCommand::Upgrade { uri },
         } => {
+            crate::telemetry::init(crate::telemetry::LogFormat::Text);
             let uri = DatabaseUri::parse(&uri)?;
             let db = Db::connect(&uri)
                 .await

@@ -1,8 +1,10 @@
 //! Server configuration, from command-line flags or the environment.
 
 use crate::db::DatabaseUri;
+use crate::telemetry::LogFormat;
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `ferroflow server` flags. Names follow `mlflow server` where it has them.
 #[derive(Args, Clone, Debug)]
@@ -38,6 +40,13 @@ pub struct ServerArgs {
     /// Folder holding the built web assets (`pkg/`), as cargo-leptos lays them out.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// Log lines on stderr: `text`, or `json` (one object per line).
+    #[arg(long, env = "FERROFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// On SIGTERM or SIGINT, how long to wait for in-flight requests and queued writes
+    /// before exiting anyway: `30s`, `500ms`, `2m` or plain seconds.
+    #[arg(long, env = "FERROFLOW_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// The resolved configuration the application runs with.
@@ -49,6 +58,7 @@ pub struct Config {
     pub default_artifact_root: String,
     pub artifacts_destination: String,
     pub site_root: PathBuf,
+    pub shutdown_timeout: Duration,
 }
 
 impl TryFrom<ServerArgs> for Config {
@@ -62,6 +72,40 @@ impl TryFrom<ServerArgs> for Config {
             default_artifact_root: args.default_artifact_root,
             artifacts_destination: args.artifacts_destination,
             site_root: args.site_root,
+            shutdown_timeout: args.shutdown_timeout,
         })
+    }
+}
+
+/// Parses `30s`, `500ms`, `2m` or `30` (seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 500ms or 2m"))?;
+    match unit.trim() {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        other => Err(format!("unknown unit {other:?} in {s:?}: use ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["", "s", "-1s", "1.5s", "3h", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

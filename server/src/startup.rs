@@ -1,19 +1,25 @@
 //! Building and running the application: connect and migrate, assemble the router, bind
-//! (port 0 picks a free port, which is how tests run it), serve until a shutdown signal.
+//! (port 0 picks a free port, which is how tests run it), serve until a shutdown signal,
+//! then shut down without losing a write a client was told succeeded.
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::state::AppState;
-use crate::{api, store, ui};
+use crate::{api, health, store, telemetry, ui};
 use axum::{Router, routing::get};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    points: api::PointQueue,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -37,17 +43,23 @@ impl Application {
             .site_addr(addr)
             .build();
         let points = api::PointQueue::start(db.clone());
+        let metrics = telemetry::metrics::handle();
+        telemetry::metrics::build_info(db.backend);
+        let shutdown_timeout = config.shutdown_timeout;
         let state = AppState {
             db: db.clone(),
-            points,
+            points: points.clone(),
             artifacts,
             config: Arc::new(config),
+            metrics,
             leptos_options: Arc::new(leptos_options),
         };
         Ok(Self {
             listener,
             router: router(state),
             db,
+            points,
+            shutdown_timeout,
         })
     }
 
@@ -62,45 +74,117 @@ impl Application {
         &self.db
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the pool.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        self.db.pool.close().await;
-        Ok(())
+    /// Serves until SIGINT or SIGTERM, then shuts down (see `run_until`).
+    pub async fn run_until_stopped(self) -> Result<(), String> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then, within the shutdown timeout: stops accepting
+    /// connections, lets in-flight requests finish, writes what the log-metric queue and
+    /// the writer still hold (new writes are refused with 503 meanwhile), and closes the
+    /// pools. Every write a client got a 200 for has committed before that 200 was sent,
+    /// so nothing acknowledged is lost even when the timeout cuts requests off; what is
+    /// cut off was never acknowledged. Fails (exit status 1) if the timeout cuts anything off.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        let stopping = CancellationToken::new();
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(serve);
+        let timeout = self.shutdown_timeout;
+        let (deadline, requests_done) = tokio::select! {
+            served = &mut serve => {
+                served.map_err(|e| e.to_string())?;
+                (Instant::now() + timeout, true)
+            }
+            () = stop => {
+                tracing::info!(
+                    timeout_s = timeout.as_secs_f64(),
+                    "shutting down: finishing in-flight requests"
+                );
+                stopping.cancel();
+                let deadline = Instant::now() + timeout;
+                match tokio::time::timeout_at(deadline, &mut serve).await {
+                    Ok(served) => {
+                        served.map_err(|e| e.to_string())?;
+                        (deadline, true)
+                    }
+                    Err(_) => (deadline, false),
+                }
+            }
+        };
+        tracing::info!("shutting down: writing queued writes, closing the database");
+        let drained = tokio::time::timeout_at(deadline, async {
+            self.points.drain().await;
+            self.db.close().await;
+        })
+        .await
+        .is_ok();
+        match (requests_done, drained) {
+            (true, true) => {
+                tracing::info!("shut down cleanly");
+                Ok(())
+            }
+            (requests_done, _) => Err(format!(
+                "the shutdown timeout ({} s) passed with {} still running; they were cut off \
+                 (every write acknowledged to a client had committed)",
+                timeout.as_secs_f64(),
+                if requests_done {
+                    "queued writes"
+                } else {
+                    "requests"
+                }
+            )),
+        }
     }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(|| async { "OK" }))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(telemetry::metrics::scrape))
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .merge(api::router())
         .merge(ui::router(&state))
         // MLflow accepts dataset profiles up to 16 MiB; leave room for the rest of a request.
         .layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Request ids, metrics and the request log line (never headers or query strings).
+        .layer(axum::middleware::from_fn(telemetry::requests::observe))
         .with_state(state)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on the first SIGTERM or SIGINT (Ctrl-C). The handlers are registered here,
+/// before serving starts, so a signal that arrives early is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = int.recv() => {},
+                    }
+                }
+                _ => {
+                    tracing::error!(
+                        "cannot listen for SIGTERM/SIGINT; stop the server with SIGKILL"
+                    );
+                    std::future::pending::<()>().await;
+                }
+            }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

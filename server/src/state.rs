@@ -16,6 +16,9 @@ pub struct AppState {
     /// Coalesces single-point metric writes (see `api::point_queue`).
     pub points: PointQueue,
     pub config: Arc<Config>,
+    /// The process's Prometheus recorder (see `telemetry::metrics`).
+    #[from_ref(skip)]
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     #[from_ref(skip)]
     pub leptos_options: Arc<LeptosOptions>,
 }

@@ -7,6 +7,7 @@ use crate::state::AppState;
 use crate::store::points::{self, Point};
 use crate::store::run_data::Columns;
 use crate::store::{experiments, inputs, run_data, runs as store};
+use crate::telemetry::metrics::written;
 use app::models::*;
 use axum::{Json, extract::State};
 
@@ -21,6 +22,7 @@ pub async fn create(
     };
     let tags = checked_tags(req.tags)?;
     let name = store::resolve_name(req.run_name.as_deref(), &tags)?;
+    let tag_count = tags.len();
     let new = store::NewRun {
         run_uuid: uuid::Uuid::new_v4().simple().to_string(),
         experiment_id,
@@ -33,6 +35,7 @@ pub async fn create(
         Box::pin(store::create(conn, new, name))
     })
     .await?;
+    written(0, 0, tag_count);
     Ok(Json(RunResponse { run }))
 }
 
@@ -150,6 +153,7 @@ pub async fn log_param(
         })
     })
     .await?;
+    written(0, 1, 0);
     Ok(empty())
 }
 
@@ -166,6 +170,7 @@ pub async fn set_tag(
         })
     })
     .await?;
+    written(0, 0, 1);
     Ok(empty())
 }
 
@@ -251,6 +256,7 @@ pub async fn log_batch(
     Mlflow(req): Mlflow<LogBatch>,
 ) -> Result<Json<serde_json::Value>> {
     let b = batch(req)?;
+    let counts = (b.metrics.len(), b.params.len(), b.tags.len());
     let backend = state.db.backend;
     write(&state.db, b, move |conn, b| {
         Box::pin(async move {
@@ -262,6 +268,7 @@ pub async fn log_batch(
         })
     })
     .await?;
+    written(counts.0, counts.1, counts.2);
     Ok(empty())
 }
 

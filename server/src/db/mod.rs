@@ -52,7 +52,7 @@ impl Db {
             .await?;
         // SQLite has one writer at a time, so the writer owns the only write connection;
         // PostgreSQL takes several concurrent write transactions.
-        let (writers, write_pool) = match backend {
+        let (writers, write_pool, write_pool_name) = match backend {
             Backend::Sqlite => {
                 // The writer never checkpoints: a checkpoint inside a commit stalls every
                 // caller waiting on that commit. A background task does it instead.
@@ -67,11 +67,11 @@ impl Db {
                     .connect(&url)
                     .await?;
                 tokio::spawn(checkpoint_wal(pool.clone()));
-                (1, write_pool)
+                (1, write_pool, "writer")
             }
-            Backend::Postgres => (4, pool.clone()),
+            Backend::Postgres => (4, pool.clone(), "main"),
         };
-        let writer = Writer::start(backend, write_pool, writers);
+        let writer = Writer::start(backend, write_pool, write_pool_name, writers);
         Ok(Self {
             backend,
             pool,
@@ -129,12 +129,61 @@ impl Db {
         }
     }
 
+    /// The version of the newest migration this binary embeds: `/ready` expects the
+    /// database at exactly this version.
+    pub fn newest_migration(&self) -> i64 {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or_default()
+    }
+
+    /// The pools and their names in metrics: `main` (reads; on PostgreSQL writes too) and,
+    /// on SQLite, `writer` (the one write connection).
+    pub fn pools(&self) -> Vec<(&'static str, &Pool)> {
+        let mut pools = vec![("main", &self.pool)];
+        let (name, writer) = self.writer.pool();
+        if name != "main" {
+            pools.push((name, writer));
+        }
+        pools
+    }
+
+    /// Runs every queued write (see `Writer::drain`), then closes the pools, waiting for
+    /// connections in use to come back.
+    pub async fn close(&self) {
+        self.writer.drain().await;
+        for (_, pool) in self.pools() {
+            pool.close().await;
+        }
+    }
+
     /// The newest applied migration version, for `/ready` and the admin page.
     pub async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.pool)
             .await
     }
+}
+
+/// Takes a connection from `pool`, recording in `ferroflow_db_pool_acquire_wait_seconds`
+/// the acquisitions that found no idle connection (and so waited for one to come back
+/// or be opened) and how long they waited. sqlx has no hook for this, so it covers only
+/// the acquisitions made here: the writer's, which are the ones that queue under load.
+/// Reads acquire inside sqlx and are not covered; the pool gauges sampled at scrape time
+/// (`telemetry::metrics`) show their pressure.
+pub async fn acquire(
+    pool: &Pool,
+    name: &'static str,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+    if pool.num_idle() > 0 {
+        return pool.acquire().await;
+    }
+    let started = std::time::Instant::now();
+    let conn = pool.acquire().await;
+    crate::telemetry::metrics::pool_waited(name, started.elapsed());
+    conn
 }
 
 fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 /// A backend store URI as MLflow users write it: `sqlite:///relative.db` and
 /// `sqlite:////absolute.db` (SQLAlchemy's convention), or `postgresql://...`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Its `Debug` form hides credentials (see `redacted`), so logging it leaks none.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUri {
     Sqlite(PathBuf),
     Postgres(String),
@@ -34,6 +35,29 @@ impl DatabaseUri {
         ))
     }
 
+    /// The URI without its secrets, for logs: a PostgreSQL password becomes `***` and the
+    /// query string (where libpq also takes `password=`) is left out.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:///{}", path.display()),
+            Self::Postgres(url) => {
+                let url = url.split('?').next().unwrap_or_default();
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return "postgres://***".into();
+                };
+                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let authority = match authority.rsplit_once('@') {
+                    Some((userinfo, host)) => match userinfo.split_once(':') {
+                        Some((user, _password)) => format!("{user}:***@{host}"),
+                        None => format!("{userinfo}@{host}"),
+                    },
+                    None => authority.to_owned(),
+                };
+                format!("{scheme}://{authority}/{path}")
+            }
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Self::Sqlite(_) => Backend::Sqlite,
@@ -57,9 +81,33 @@ impl DatabaseUri {
     }
 }
 
+impl std::fmt::Debug for DatabaseUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        let uri = |s| DatabaseUri::parse(s).unwrap();
+        assert_eq!(
+            uri("postgresql://u:s3cret@h:5432/db?sslmode=require&password=x").redacted(),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            uri("postgresql://u:p@ss@h/db").redacted(),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(uri("postgresql://u@h/db").redacted(), "postgres://u@h/db");
+        assert_eq!(uri("postgresql://h/db").redacted(), "postgres://h/db");
+        assert_eq!(uri("sqlite:////tmp/m.db").redacted(), "sqlite:////tmp/m.db");
+        let debug = format!("{:?}", uri("postgresql://u:s3cret@h/db"));
+        assert!(!debug.contains("s3cret"), "{debug}");
+    }
 
     #[test]
     fn reads_sqlalchemy_style_sqlite_uris() {

@@ -7,6 +7,10 @@
 //! the batch is rolled back, the failed job set aside and the rest run again together;
 //! set-aside jobs then run alone, so every caller gets exactly its own outcome. Jobs are
 //! therefore written to be re-runnable.
+//!
+//! At shutdown `drain` closes the queue (new jobs are refused with 503) and returns once
+//! every job already queued has run and been answered: nothing a caller was promised is
+//! dropped.
 
 use super::{Backend, Conn, Pool};
 use crate::error::{ApiError, Result};
@@ -16,6 +20,8 @@ use sqlx::Executor;
 use std::any::Any;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The most jobs one transaction takes; bounds a transaction's size and latency.
 const MAX_BATCH: usize = 512;
@@ -34,17 +40,61 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The pool the writer takes its connections from, and its name in metrics.
+    pool: Pool,
+    pool_name: &'static str,
+    stop: CancellationToken,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Writer {
-    /// Starts `tasks` writer tasks over `pool`.
-    pub fn start(backend: Backend, pool: Pool, tasks: usize) -> Self {
+    /// Starts `tasks` writer tasks over `pool`, which metrics call `pool_name`.
+    pub fn start(backend: Backend, pool: Pool, pool_name: &'static str, tasks: usize) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..tasks {
-            tokio::spawn(write_loop(backend, pool.clone(), rx.clone()));
+        let stop = CancellationToken::new();
+        let handles = (0..tasks)
+            .map(|_| {
+                tokio::spawn(write_loop(
+                    backend,
+                    pool.clone(),
+                    pool_name,
+                    rx.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            queue,
+            shared: Arc::new(Shared {
+                pool,
+                pool_name,
+                stop,
+                tasks: std::sync::Mutex::new(handles),
+            }),
         }
-        Self { queue }
+    }
+
+    /// The writer's pool and its name in metrics.
+    pub fn pool(&self) -> (&'static str, &Pool) {
+        (self.shared.pool_name, &self.shared.pool)
+    }
+
+    /// Refuses new jobs, runs every job already queued, and returns once the writer tasks
+    /// have answered them all and stopped. Later calls return at once.
+    pub async fn drain(&self) {
+        self.shared.stop.cancel();
+        let tasks =
+            std::mem::take(&mut *self.shared.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a writer task failed");
+            }
+        }
     }
 
     /// Runs `job` inside a write transaction and returns its output once that transaction
@@ -74,12 +124,28 @@ impl Writer {
     }
 }
 
-async fn write_loop(backend: Backend, pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn write_loop(
+    backend: Backend,
+    pool: Pool,
+    pool_name: &'static str,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    stop: CancellationToken,
+) {
     loop {
         let mut batch = Vec::new();
         {
             let mut rx = rx.lock().await;
-            match rx.recv().await {
+            // Once stopped, the queue is closed: senders get an error, and `recv` hands
+            // out what is already queued, then `None`.
+            let first = tokio::select! {
+                biased;
+                () = stop.cancelled(), if !rx.is_closed() => {
+                    rx.close();
+                    rx.recv().await
+                }
+                job = rx.recv() => job,
+            };
+            match first {
                 Some(job) => batch.push(job),
                 None => return,
             }
@@ -90,11 +156,14 @@ async fn write_loop(backend: Backend, pool: Pool, rx: Arc<Mutex<mpsc::Receiver<J
                 }
             }
         }
-        run_batch(backend, &pool, batch).await;
+        run_batch(backend, (pool_name, &pool), batch).await;
     }
 }
 
-async fn run_batch(backend: Backend, pool: &Pool, batch: Vec<Job>) {
+/// A pool and its name in metrics.
+type NamedPool<'a> = (&'static str, &'a Pool);
+
+async fn run_batch(backend: Backend, pool: NamedPool<'_>, batch: Vec<Job>) {
     // A failed job is set aside and the others retried together, so a batch costs one
     // transaction per failure plus one, not one per job. The failed jobs then run alone:
     // their answer must not depend on writes of neighbours that were rolled back.
@@ -135,7 +204,11 @@ async fn run_batch(backend: Backend, pool: &Pool, batch: Vec<Job>) {
 /// Runs the jobs in one transaction. Commits only if all succeed. The outer error is a
 /// failure of the transaction itself (connection lost, commit failed): nothing committed.
 /// Deadlocks and serialization failures (PostgreSQL) are retried a few times.
-async fn attempt(backend: Backend, pool: &Pool, batch: &mut [Job]) -> Result<Vec<Result<Output>>> {
+async fn attempt(
+    backend: Backend,
+    pool: NamedPool<'_>,
+    batch: &mut [Job],
+) -> Result<Vec<Result<Output>>> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -171,10 +244,12 @@ fn classify(e: sqlx::Error) -> Retry {
 
 async fn attempt_once(
     backend: Backend,
-    pool: &Pool,
+    (pool_name, pool): NamedPool<'_>,
     batch: &mut [Job],
 ) -> Result<Vec<Result<Output>>, Retry> {
-    let mut conn = pool.acquire().await.map_err(Retry::Fatal)?;
+    let mut conn = super::acquire(pool, pool_name)
+        .await
+        .map_err(Retry::Fatal)?;
     // IMMEDIATE takes SQLite's write lock up front, so the transaction can never fail
     // half-way with SQLITE_BUSY when it upgrades from reading to writing.
     let begin = match backend {

@@ -56,6 +56,7 @@ pub async fn spawn(backend: &str) -> TestApp {
         default_artifact_root: "mlflow-artifacts:/".into(),
         artifacts_destination: dir.path().join("artifacts").to_string_lossy().into_owned(),
         site_root: dir.path().join("site"),
+        shutdown_timeout: std::time::Duration::from_secs(30),
     };
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -194,4 +195,169 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// The real `ferroflow` binary in a process of its own, for what only a process shows:
+/// its log output, its answer to signals, its exit status, a metrics registry of its own.
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+    /// The `--backend-store-uri` it was started with.
+    pub store_uri: String,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `ferroflow server` on a free port against a fresh database of `backend`, with
+/// `args` added, and waits until it listens.
+pub async fn start_process(backend: &str, args: &[&str]) -> Process {
+    let dir = tempfile::tempdir().unwrap();
+    let store_uri = match backend {
+        "sqlite" => format!("sqlite:///{}", dir.path().join("ff.db").display()),
+        "postgres" => fresh_postgres().await,
+        other => panic!("unknown backend {other}"),
+    };
+    start_process_on(store_uri, dir, args).await
+}
+
+/// `start_process` against `store_uri`, with `dir` for artifacts.
+pub async fn start_process_on(store_uri: String, dir: tempfile::TempDir, args: &[&str]) -> Process {
+    use std::io::BufRead;
+    let artifacts = dir.path().join("artifacts");
+    let site = dir.path().join("site");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ferroflow"));
+    command
+        .args(["server", "--host", "127.0.0.1", "--port", "0"])
+        .args(["--backend-store-uri", &store_uri])
+        .arg("--artifacts-destination")
+        .arg(&artifacts)
+        .arg("--site-root")
+        .arg(&site)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FERROFLOW_") || key == "RUST_LOG" || key == "LEPTOS_SITE_ROOT" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.spawn().expect("the ferroflow binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut process = Process {
+        child,
+        base: String::new(),
+        store_uri,
+        logs,
+        _dir: dir,
+    };
+    let line = process
+        .wait_for_log(|l| l.contains("listening on http://127.0.0.1:"))
+        .await;
+    let port: String = line
+        .split("listening on http://127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    process.base = format!("http://127.0.0.1:{port}");
+    process
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/2.0/mlflow/{path}", self.base)
+    }
+
+    /// POSTs JSON to the API; returns status and body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs and asserts a 200.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, out) = self.post(path, body).await;
+        assert_eq!(status, 200, "{path} -> {out}");
+        out
+    }
+
+    /// A new run in a new experiment named `name`.
+    pub async fn run(&self, name: &str) -> String {
+        let experiment = self.ok("experiments/create", json!({ "name": name })).await;
+        self.ok(
+            "runs/create",
+            json!({ "experiment_id": experiment["experiment_id"], "start_time": 1000 }),
+        )
+        .await["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits for a stderr line matching `pred` and returns it. Panics if the process
+    /// exits first or nothing matches within two minutes (a guard against hanging, not a
+    /// timing assertion).
+    pub async fn wait_for_log(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        for _ in 0..6000 {
+            if let Some(line) = self.logs().into_iter().find(|l| pred(l)) {
+                return line;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("ferroflow exited ({status}): {:#?}", self.logs());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no such log line; logs: {:#?}", self.logs());
+    }
+
+    /// Sends SIGTERM (by process id, with the `kill` command).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit and returns its status. Panics if it is still
+    /// running after three minutes (a guard against hanging, not a timing assertion).
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        for _ in 0..9000 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("ferroflow did not exit; logs: {:#?}", self.logs());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
