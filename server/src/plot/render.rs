@@ -76,10 +76,9 @@ pub fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 fn log_label(v: &f64) -> String {
     let value = 10f64.powf(*v);
     if (1e-3..1e4).contains(&value.abs()) {
-        format!("{:.4}", value)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned()
+        // Three significant digits: 0.0398, 0.631, 1.58.
+        let decimals = (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{value:.decimals$}")
     } else {
         format!("{value:.0e}")
     }
@@ -170,8 +169,10 @@ pub fn scatter(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<String, String> {
-    let x_range = padded_range(points.iter().map(|p| p.0));
-    let y_range = padded_range(points.iter().map(|p| p.1));
+    // Wider margins than lines get, so points and their names stay inside the frame.
+    let widen = |(lo, hi): (f64, f64)| (lo - (hi - lo) * 0.1, hi + (hi - lo) * 0.15);
+    let x_range = widen(padded_range(points.iter().map(|p| p.0)));
+    let y_range = widen(padded_range(points.iter().map(|p| p.1)));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -191,21 +192,15 @@ pub fn scatter(
             .light_line_style(RGBColor(235, 238, 243))
             .draw()
             .map_err(|e| e.to_string())?;
+        // Each point carries its run's name beside it: a legend box could hide points.
         for (i, (x, y, label)) in points.iter().enumerate() {
             let c = color(i);
             chart
-                .draw_series(std::iter::once(Circle::new((*x, *y), 5, c.filled())))
-                .map_err(|e| e.to_string())?
-                .label(label.clone())
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
-        }
-        if !points.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .draw()
+                .draw_series(std::iter::once(
+                    EmptyElement::at((*x, *y))
+                        + Circle::new((0, 0), 5, c.filled())
+                        + Text::new(label.clone(), (8, -6), ("sans-serif", 13).into_font()),
+                ))
                 .map_err(|e| e.to_string())?;
         }
         root.present().map_err(|e| e.to_string())?;
