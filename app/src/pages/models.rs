@@ -8,6 +8,9 @@ use crate::pages::{error_text, url_encode};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+/// A registered model and its versions, newest first.
+pub type ModelWithVersions = (RegisteredModel, Vec<ModelVersion>);
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::*;
@@ -20,10 +23,7 @@ pub mod ssr {
             filter: String,
         ) -> BoxFuture<'_, Result<Vec<RegisteredModel>, String>>;
         /// A model and its versions, newest first; `None` if there is no such model.
-        fn model(
-            &self,
-            name: String,
-        ) -> BoxFuture<'_, Result<Option<(RegisteredModel, Vec<ModelVersion>)>, String>>;
+        fn model(&self, name: String) -> BoxFuture<'_, Result<Option<ModelWithVersions>, String>>;
         /// One version; `None` if there is no such version.
         fn version(
             &self,
@@ -48,9 +48,7 @@ pub async fn search_models(query: String) -> Result<Vec<RegisteredModel>, Server
 }
 
 #[server(prefix = "/_fn")]
-pub async fn model_page(
-    name: String,
-) -> Result<Option<(RegisteredModel, Vec<ModelVersion>)>, ServerFnError> {
+pub async fn model_page(name: String) -> Result<Option<ModelWithVersions>, ServerFnError> {
     crate::pages::ssr::store::<dyn ssr::ModelsStore>()?
         .model(name)
         .await

@@ -109,13 +109,16 @@ pub async fn load(
                 .collect::<Result<_>>()?,
         ));
     }
-    // Each bound is its own aggregate so that the database can read it off the key's
-    // order where it can (timestamps); steps take one scan of the range.
-    let extent = format!(
-        "SELECT (SELECT MIN({col}) FROM metrics WHERE run_id = $1 AND key = $2), \
-                (SELECT MAX({col}) FROM metrics WHERE run_id = $1 AND key = $2)"
-    );
-    let row = sqlx::query(&extent)
+    // Timestamps follow the key's order, so each bound is its own aggregate, read off
+    // the ends of the range; steps do not, and both come from one scan.
+    let extent = match x {
+        XColumn::Timestamp => {
+            "SELECT (SELECT MIN(timestamp) FROM metrics WHERE run_id = $1 AND key = $2), \
+                (SELECT MAX(timestamp) FROM metrics WHERE run_id = $1 AND key = $2)"
+        }
+        XColumn::Step => "SELECT MIN(step), MAX(step) FROM metrics WHERE run_id = $1 AND key = $2",
+    };
+    let row = sqlx::query(extent)
         .bind(run)
         .bind(key)
         .fetch_one(&db.pool)

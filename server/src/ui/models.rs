@@ -5,7 +5,7 @@ use crate::error::{ApiError, Result};
 use crate::search::{self, RegistryQuery};
 use crate::store::registry::{models, versions};
 use app::models::{ErrorCode, ModelVersion, RegisteredModel};
-use app::pages::models::ssr::ModelsStore;
+use app::pages::models::{ModelWithVersions, ssr::ModelsStore};
 use app::pages::ssr::BoxFuture;
 
 pub struct Store(pub Db);
@@ -41,10 +41,7 @@ impl ModelsStore for Store {
         })
     }
 
-    fn model(
-        &self,
-        name: String,
-    ) -> BoxFuture<'_, Result<Option<(RegisteredModel, Vec<ModelVersion>)>, String>> {
+    fn model(&self, name: String) -> BoxFuture<'_, Result<Option<ModelWithVersions>, String>> {
         Box::pin(async move {
             let Some(model) = found(models::get(&self.0, &name).await)? else {
                 return Ok(None);
