@@ -78,7 +78,12 @@ fn log_label(v: &f64) -> String {
     if (1e-3..1e4).contains(&value.abs()) {
         // Three significant digits: 0.0398, 0.631, 1.58.
         let decimals = (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{value:.decimals$}")
+        let text = format!("{value:.decimals$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            text
+        }
     } else {
         format!("{value:.0e}")
     }
@@ -211,6 +216,16 @@ pub fn scatter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_labels_show_three_significant_digits_without_trailing_zeros() {
+        let at = |v: f64| log_label(&v.log10());
+        assert_eq!(at(0.001), "0.001");
+        assert_eq!(at(0.631), "0.631");
+        assert_eq!(at(1.5849), "1.58");
+        assert_eq!(at(100.0), "100");
+        assert_eq!(at(1e-6), "1e-6");
+    }
 
     #[test]
     fn ranges_are_padded_and_never_empty() {
