@@ -15,3 +15,55 @@ for name, team in (("e2e-vision", "cv"), ("e2e-nlp", "nlp")):
             client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1 + i), step=step)
         client.set_terminated(run.info.run_id)
 print("seeded")
+
+# The run page, plot, compare and registry tests (end2end/tests/run.spec.ts): one
+# experiment with two runs that differ in one param, histories, tags, a description,
+# artifacts (an image, a text file, a CSV in a folder) and a registered model version.
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+
+def png(width, height, rgb):
+    """A solid-colour PNG, written by hand so the seed needs no imaging library."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = row * height
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+experiment_id = client.create_experiment("e2e-runpage")
+run_ids = {}
+for name, lr, scale in (("rp-alpha", "0.01", 1.0), ("rp-beta", "0.05", 2.0)):
+    run = client.create_run(experiment_id, run_name=name, tags={"mlflow.note.content": f"The {name} run."})
+    rid = run.info.run_id
+    run_ids[name] = rid
+    client.log_param(rid, "lr", lr)
+    client.log_param(rid, "optimizer", "adam")
+    client.set_tag(rid, "team", "runpage")
+    for step in range(50):
+        client.log_metric(rid, "rp_loss", scale / (step + 1), step=step, timestamp=1_700_000_000_000 + step * 1000)
+        client.log_metric(rid, "rp_acc", 1 - 0.5 / (step + 1), step=step, timestamp=1_700_000_000_000 + step * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "plot.png").write_bytes(png(64, 32, (37, 99, 235)))
+        (folder / "notes.txt").write_text(f"notes of {name}\nsecond line\n")
+        (folder / "data").mkdir()
+        (folder / "data" / "table.csv").write_text('epoch,loss,comment\n1,0.5,"first, quoted"\n2,0.25,second\n')
+        client.log_artifacts(rid, str(folder))
+    client.set_terminated(rid)
+client.create_registered_model("rp-model", tags={"owner": "e2e"}, description="The run page's model.")
+version = client.create_model_version("rp-model", f"runs:/{run_ids['rp-alpha']}/model", run_id=run_ids["rp-alpha"])
+client.set_registered_model_alias("rp-model", "champion", version.version)
+print("seeded the run page experiment")

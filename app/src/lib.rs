@@ -7,7 +7,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"ferroflow"</A>
                 <nav>
                     <A href="/">"Experiments"</A>
+                    <A href="/models">"Models"</A>
                 </nav>
             </header>
             <main>
@@ -56,6 +57,12 @@ pub fn App() -> impl IntoView {
                     // Async: the server waits for the page's data, so the first HTML is the
                     // whole page, readable before (or without) the WASM.
                     <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("compare") view=pages::compare::ComparePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("models"), ParamSegment("name")) view=pages::models::ModelPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("models"), ParamSegment("name"), StaticSegment("versions"), ParamSegment("version")) view=pages::models::VersionPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("metrics") view=pages::plot::MetricsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("runs"), ParamSegment("run_id")) view=pages::run::RunPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

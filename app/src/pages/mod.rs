@@ -1,6 +1,11 @@
 //! One module per page.
 
+pub mod artifacts;
+pub mod compare;
 pub mod experiments;
+pub mod models;
+pub mod plot;
+pub mod run;
 
 use leptos::prelude::ServerFnError;
 
@@ -31,5 +36,29 @@ pub fn error_text(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(message) => message.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Percent-encodes a URL component (RFC 3986 unreserved characters stay as they are), so
+/// run ids, metric keys and artifact paths survive a round trip through a link.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encoding_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(super::url_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(super::url_encode("dir/x y,z&"), "dir%2Fx%20y%2Cz%26");
+        assert_eq!(super::url_encode("é"), "%C3%A9");
     }
 }

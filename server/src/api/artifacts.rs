@@ -96,7 +96,7 @@ pub async fn server_info() -> Json<serde_json::Value> {
 }
 
 /// The served path of a run's or model's artifact root.
-pub(super) fn served_root(uri: &str) -> Result<ArtifactPath> {
+pub(crate) fn served_root(uri: &str) -> Result<ArtifactPath> {
     ArtifactPath::of_served_uri(uri).unwrap_or_else(|| {
         Err(ApiError::invalid(format!(
             "The artifact location '{uri}' is not served by this server; only mlflow-artifacts:/ \

@@ -2,14 +2,14 @@
 //! Every route is served under `/api/2.0/mlflow` and its `/ajax-api/2.0/mlflow` mirror;
 //! the artifact proxy under `/api/2.0/mlflow-artifacts` and its mirror.
 
-mod artifacts;
+pub(crate) mod artifacts;
 mod experiments;
 mod extract;
 mod logged_models;
 mod metrics;
 mod point_queue;
 mod registry;
-mod runs;
+pub(crate) mod runs;
 pub mod validate;
 
 pub use extract::{Mlflow, parse_json};

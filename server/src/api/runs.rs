@@ -162,8 +162,21 @@ pub async fn set_tag(
     Mlflow(req): Mlflow<RunKeyValue>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
-    let t = tag(req.key, req.value)?;
-    write(&state.db, (id, t), |conn, (id, t)| {
+    set_run_tag(&state.db, id, req.key, req.value).await?;
+    Ok(empty())
+}
+
+/// Validates and writes one run tag: the `set-tag` endpoint and the run page's tag
+/// editor both come through here.
+pub(crate) async fn set_run_tag(
+    db: &crate::db::Db,
+    run_id: String,
+    key: Option<String>,
+    value: Option<String>,
+) -> Result<()> {
+    validate::run_id(&run_id)?;
+    let t = tag(key, value)?;
+    write(db, (run_id, t), |conn, (id, t)| {
         Box::pin(async move {
             let run = store::active_id(conn, id).await?;
             run_data::set_tags(conn, run, std::slice::from_ref(t)).await
@@ -171,7 +184,7 @@ pub async fn set_tag(
     })
     .await?;
     written(0, 0, 1);
-    Ok(empty())
+    Ok(())
 }
 
 pub async fn delete_tag(
@@ -179,15 +192,25 @@ pub async fn delete_tag(
     Mlflow(req): Mlflow<DeleteTag>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
-    let key = validate::required(req.key.as_deref(), "key")?.to_owned();
-    write(&state.db, (id, key), |conn, (id, key)| {
+    delete_run_tag(&state.db, id, req.key).await?;
+    Ok(empty())
+}
+
+/// Deletes one run tag: the `delete-tag` endpoint and the run page share it.
+pub(crate) async fn delete_run_tag(
+    db: &crate::db::Db,
+    run_id: String,
+    key: Option<String>,
+) -> Result<()> {
+    validate::run_id(&run_id)?;
+    let key = validate::required(key.as_deref(), "key")?.to_owned();
+    write(db, (run_id, key), |conn, (id, key)| {
         Box::pin(async move {
             let run = store::active_id(conn, id).await?;
             run_data::delete_tag(conn, run, id, key).await
         })
     })
-    .await?;
-    Ok(empty())
+    .await
 }
 
 /// The contents of a log-batch request, validated as a whole before anything is written:

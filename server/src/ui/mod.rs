@@ -2,7 +2,12 @@
 //! module of `app` declares the store trait it needs; the submodules here implement them
 //! over the database and `router` provides them in the Leptos context.
 
+mod artifacts;
+mod compare;
 mod experiments;
+mod models;
+mod plot;
+mod run;
 
 use crate::state::AppState;
 use axum::Router;
@@ -14,11 +19,28 @@ use std::sync::Arc;
 pub fn router(state: &AppState) -> Router<AppState> {
     let experiments: Arc<dyn app::pages::experiments::ssr::ExperimentsStore> =
         Arc::new(experiments::Store(state.db.clone()));
+    let run: Arc<dyn app::pages::run::ssr::RunStore> = Arc::new(run::Store(state.db.clone()));
+    let artifacts: Arc<dyn app::pages::artifacts::ssr::ArtifactStore> =
+        Arc::new(artifacts::Store {
+            db: state.db.clone(),
+            artifacts: state.artifacts.clone(),
+        });
+    let plot: Arc<dyn app::pages::plot::ssr::PlotStore> = Arc::new(plot::Store(state.db.clone()));
+    let compare: Arc<dyn app::pages::compare::ssr::CompareStore> =
+        Arc::new(compare::Store(state.db.clone()));
+    let models: Arc<dyn app::pages::models::ssr::ModelsStore> =
+        Arc::new(models::Store(state.db.clone()));
     let provide_stores = move || {
+        provide_context(models.clone());
+        provide_context(compare.clone());
+        provide_context(plot.clone());
         provide_context(experiments.clone());
+        provide_context(run.clone());
+        provide_context(artifacts.clone());
     };
     let options = state.leptos_options.clone();
     Router::new()
+        .route("/plot.svg", axum::routing::get(plot::svg))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),
