@@ -61,7 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("models"), ParamSegment("name")) view=pages::models::ModelPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("models"), ParamSegment("name"), StaticSegment("versions"), ParamSegment("version")) view=pages::models::VersionPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("metrics") view=pages::plot::MetricsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("plot") view=pages::plot::MetricsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("runs"), ParamSegment("run_id")) view=pages::run::RunPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -93,7 +93,7 @@ test("a metric links to its plot; the SVG has the series and the hover reads val
   const ids = await runIds(request);
   await page.goto(`/runs/${ids["rp-alpha"]}`);
   await page.locator("#metrics").getByRole("link", { name: "rp_loss" }).click();
-  await expect(page).toHaveURL(/\/metrics\?runs=.*&keys=rp_loss/);
+  await expect(page).toHaveURL(/\/plot\?runs=.*&keys=rp_loss/);
   const svg = page.locator(".plot-svg svg");
   await expect(svg).toBeVisible();
   await expect(svg).toContainText("rp-alpha · rp_loss");
@@ -101,7 +101,7 @@ test("a metric links to its plot; the SVG has the series and the hover reads val
 
   // Overlay both runs and both metrics, log scale, smoothing, relative time: all in the URL.
   const query = `runs=${ids["rp-alpha"]},${ids["rp-beta"]}&keys=rp_loss,rp_acc&x=relative&scale=log&smooth=0.5`;
-  await page.goto(`/metrics?${query}`);
+  await page.goto(`/plot?${query}`);
   for (const label of ["rp-alpha · rp_loss", "rp-alpha · rp_acc", "rp-beta · rp_loss", "rp-beta · rp_acc"]) {
     await expect(svg).toContainText(label);
   }

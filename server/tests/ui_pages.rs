@@ -119,7 +119,7 @@ async fn long_histories_are_downsampled_keeping_min_and_max(app: &TestApp) {
     }
 
     // The page says so too.
-    let (status, html, _) = app.page(&format!("/metrics?runs={run}&keys=loss")).await;
+    let (status, html, _) = app.page(&format!("/plot?runs={run}&keys=loss")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Downsampled"), "{html:.300}");
     assert!(html.contains("data-downsampled=\"true\""));
@@ -178,7 +178,7 @@ async fn run_page_renders_on_the_server_and_unknown_runs_say_so(app: &TestApp) {
         "lr",
         "0.01",
         "pages",
-        "/metrics?runs=",
+        "/plot?runs=",
     ] {
         assert!(html.contains(needle), "run page lacks {needle}");
     }

@@ -255,7 +255,7 @@ fn CompareView(
                     <tbody>{rows.into_iter().map(|(k, values)| {
                         let differs = values.iter().any(|v| v != &values[0]);
                         let name = if metric {
-                            view! { <a href=format!("/metrics?runs={ids_param}&keys={}", url_encode(&k))>{k.clone()}</a> }.into_any()
+                            view! { <a href=format!("/plot?runs={ids_param}&keys={}", url_encode(&k))>{k.clone()}</a> }.into_any()
                         } else {
                             view! { {k.clone()} }.into_any()
                         };

@@ -1,4 +1,4 @@
-//! Metric plots, `/metrics?runs=<id>,<id>&keys=<k>,<k>&x=step|wall|relative&scale=linear|log&smooth=0..0.99`.
+//! Metric plots, `/plot?runs=<id>,<id>&keys=<k>,<k>&x=step|wall|relative&scale=linear|log&smooth=0..0.99`.
 //! The whole plot state is in the URL; the server draws the SVG (plotters) and the same
 //! query also serves `/plot.svg`, so a plot is an image link too. After hydration a
 //! readout shows the values nearest the pointer, from the points the page already has.
@@ -311,7 +311,7 @@ fn PlotFigure(d: PlotData, svg_link: String, x_axis: XAxis) -> impl IntoView {
     }
 }
 
-/// `/metrics`: the plot controls (a plain GET form, so the URL holds the state) and
+/// `/plot`: the plot controls (a plain GET form, so the URL holds the state) and
 /// the plot.
 #[component]
 pub fn MetricsPage() -> impl IntoView {

@@ -180,7 +180,7 @@ fn RunView(
     let artifact_path = move || query.read().get("artifact").unwrap_or_default();
     let all_keys: Vec<String> = d.metrics.iter().map(|m| m.key.clone()).collect();
     let plot_all = format!(
-        "/metrics?runs={}&keys={}",
+        "/plot?runs={}&keys={}",
         url_encode(&run_id),
         url_encode(&all_keys.join(","))
     );
@@ -240,7 +240,7 @@ fn RunView(
                 <table class="grid kv" id="metrics">
                     <thead><tr><th>"Name"</th><th>"Last"</th><th>"Min"</th><th>"Max"</th><th>"Step"</th><th>"Points"</th></tr></thead>
                     <tbody>{d.metrics.iter().map(|m| {
-                        let href = format!("/metrics?runs={}&keys={}", url_encode(&rid), url_encode(&m.key));
+                        let href = format!("/plot?runs={}&keys={}", url_encode(&rid), url_encode(&m.key));
                         view! {
                             <tr>
                                 <td><a href=href>{m.key.clone()}</a></td>
