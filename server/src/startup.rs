@@ -37,9 +37,17 @@ impl Application {
             .site_addr(addr)
             .build();
         let points = api::PointQueue::start(db.clone());
+        let jobs = crate::jobs::Jobs::new(
+            db.clone(),
+            artifacts.clone(),
+            config.jobs.clone(),
+            format!("{}:{}", hostname(), addr.port()),
+        );
+        jobs.start();
         let state = AppState {
             db: db.clone(),
             points,
+            jobs,
             artifacts,
             config: Arc::new(config),
             leptos_options: Arc::new(leptos_options),
@@ -83,6 +91,16 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The machine's name, for the list of replicas on the admin page.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn shutdown_signal() {

@@ -16,6 +16,8 @@ pub struct AppState {
     /// Coalesces single-point metric writes (see `api::point_queue`).
     pub points: PointQueue,
     pub config: Arc<Config>,
+    /// Maintenance jobs: the admin page's "run now" and this replica's id.
+    pub jobs: crate::jobs::Jobs,
     #[from_ref(skip)]
     pub leptos_options: Arc<LeptosOptions>,
 }

@@ -56,6 +56,8 @@ pub async fn spawn(backend: &str) -> TestApp {
         default_artifact_root: "mlflow-artifacts:/".into(),
         artifacts_destination: dir.path().join("artifacts").to_string_lossy().into_owned(),
         site_root: dir.path().join("site"),
+        // Jobs are driven by the tests that test them, never behind another test's back.
+        jobs: ferroflow::jobs::JobsConfig::disabled(),
     };
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://127.0.0.1:{}", app.port());
