@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"ferroflow"</A>
                 <nav>
                     <A href="/">"Experiments"</A>
+                    <A href="/admin">"Admin"</A>
                 </nav>
             </header>
             <main>
@@ -56,6 +57,8 @@ pub fn App() -> impl IntoView {
                     // Async: the server waits for the page's data, so the first HTML is the
                     // whole page, readable before (or without) the WASM.
                     <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=pages::admin::TrashPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -252,7 +252,7 @@ async fn gc_removes_exactly_the_old_trash(app: &TestApp) {
     expected.sort_unstable();
     assert_eq!(planned_runs, expected);
     let planned_exps: Vec<String> = plan.experiments.iter().map(|e| e.id.to_string()).collect();
-    assert_eq!(planned_exps, [b.clone()]);
+    assert_eq!(planned_exps, std::slice::from_ref(&b));
     assert_eq!(plan.experiments[0].logged_models.len(), 2);
     let mut after_dry = Vec::new();
     for r in [&active, &old, &recent, &b_runs[0], &b_runs[1], &c_run] {

@@ -389,10 +389,10 @@ async fn delete_experiment(
     }
     // The experiment's own folder, when it is the one this server gave it
     // (`mlflow-artifacts:/<id>`): never a location shared with anything else.
-    if let Some(Ok(path)) = ArtifactPath::of_served_uri(&experiment.artifact_location) {
-        if path.segments().last().is_some_and(|s| *s == id.to_string()) {
-            artifacts.delete(&path).await?;
-        }
+    if let Some(Ok(path)) = ArtifactPath::of_served_uri(&experiment.artifact_location)
+        && path.segments().last().is_some_and(|s| *s == id.to_string())
+    {
+        artifacts.delete(&path).await?;
     }
     db.writer
         .run(move |conn| {
@@ -442,4 +442,53 @@ async fn delete_artifacts(artifacts: &Artifacts, location: &str) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A deleted experiment or run, for the trash view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrashEntry {
+    pub id: String,
+    pub name: String,
+    /// The run's experiment; empty for an experiment.
+    pub experiment_id: String,
+    pub deleted_at: Option<i64>,
+}
+
+/// The deleted experiments and runs, most recently deleted first, at most `limit` of each.
+pub async fn trash(db: &Db, limit: i64) -> Result<(Vec<TrashEntry>, Vec<TrashEntry>)> {
+    let experiments = sqlx::query(
+        "SELECT experiment_id, name, last_update_time FROM experiments \
+         WHERE lifecycle_stage = 'deleted' ORDER BY last_update_time DESC, experiment_id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TrashEntry {
+            id: r.try_get::<i64, _>(0)?.to_string(),
+            name: r.try_get(1)?,
+            experiment_id: String::new(),
+            deleted_at: r.try_get(2)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let runs = sqlx::query(
+        "SELECT run_uuid, name, experiment_id, deleted_time FROM runs \
+         WHERE lifecycle_stage = 'deleted' ORDER BY deleted_time DESC, run_uuid LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TrashEntry {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            experiment_id: r.try_get::<i64, _>(2)?.to_string(),
+            deleted_at: r.try_get(3)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok((experiments, runs))
 }

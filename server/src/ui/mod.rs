@@ -2,6 +2,7 @@
 //! module of `app` declares the store trait it needs; the submodules here implement them
 //! over the database and `router` provides them in the Leptos context.
 
+mod admin;
 mod experiments;
 
 use crate::state::AppState;
@@ -14,8 +15,11 @@ use std::sync::Arc;
 pub fn router(state: &AppState) -> Router<AppState> {
     let experiments: Arc<dyn app::pages::experiments::ssr::ExperimentsStore> =
         Arc::new(experiments::Store(state.db.clone()));
+    let admin: Arc<dyn app::pages::admin::ssr::AdminStore> =
+        Arc::new(admin::Store(state.jobs.clone()));
     let provide_stores = move || {
         provide_context(experiments.clone());
+        provide_context(admin.clone());
     };
     let options = state.leptos_options.clone();
     Router::new()
