@@ -377,7 +377,8 @@ fn TrashTable(
                             <td class="mono">{item.id}</td>
                             {(kind == "run").then(|| view! { <td>{item.experiment_id}</td> })}
                             <td><time>{when(item.deleted_at)}</time></td>
-                            <td class="actions">
+                            <td>
+                                <div class="actions">
                                 <ActionForm action=restore>
                                     <input type="hidden" name="kind" value=kind/>
                                     <input type="hidden" name="id" value=id_restore/>
@@ -388,6 +389,7 @@ fn TrashTable(
                                     <input type="hidden" name="id" value=id_purge/>
                                     <button type="submit" class="danger" aria-label=purge_label>"Delete now"</button>
                                 </ActionForm>
+                                </div>
                             </td>
                         </tr>
                     }
