@@ -9,7 +9,8 @@
 //! job is still due, so another replica takes it and runs it again.
 //!
 //! Every statement that writes goes through the writer, so on SQLite it never competes
-//! with the writer for the write lock. Times are the replica's clock, in milliseconds.
+//! with the writer for the write lock. Times are the replica's clock, in milliseconds, so
+//! replicas' clocks must agree (NTP): a clock that runs ahead takes leases early.
 
 use crate::db::Db;
 use crate::error::Result;
