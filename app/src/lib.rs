@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Experiments"</A>
                     <A href="/models">"Models"</A>
+                    <A href="/admin">"Admin"</A>
                 </nav>
             </header>
             <main>
@@ -63,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("models"), ParamSegment("name"), StaticSegment("versions"), ParamSegment("version")) view=pages::models::VersionPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("plot") view=pages::plot::MetricsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("runs"), ParamSegment("run_id")) view=pages::run::RunPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=pages::admin::TrashPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

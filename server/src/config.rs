@@ -1,6 +1,7 @@
 //! Server configuration, from command-line flags or the environment.
 
 use crate::db::DatabaseUri;
+use crate::jobs::JobsConfig;
 use crate::telemetry::LogFormat;
 use clap::Args;
 use std::path::PathBuf;
@@ -47,6 +48,52 @@ pub struct ServerArgs {
     /// before exiting anyway: `30s`, `500ms`, `2m` or plain seconds.
     #[arg(long, env = "FERROFLOW_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// Maintenance job flags (see `jobs`). Durations read like `90s`, `10m`, `24h`, `30d`.
+#[derive(Args, Clone, Debug)]
+pub struct JobArgs {
+    /// Take no maintenance jobs in this replica (others still run them).
+    #[arg(long, env = "FERROFLOW_DISABLE_JOBS")]
+    pub disable_jobs: bool,
+    /// How often garbage collection runs.
+    #[arg(long, env = "FERROFLOW_GC_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub gc_interval: Duration,
+    /// How long deleted runs and experiments are kept before gc removes them for good.
+    #[arg(long, env = "FERROFLOW_GC_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub gc_retention: Duration,
+    /// How often the stuck-run reaper runs.
+    #[arg(long, env = "FERROFLOW_REAPER_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub reaper_interval: Duration,
+    /// A RUNNING run with no write for this long is marked FAILED.
+    #[arg(long, env = "FERROFLOW_REAPER_THRESHOLD", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub reaper_threshold: Duration,
+    /// How often database upkeep (ANALYZE, VACUUM or checkpoint) runs.
+    #[arg(long, env = "FERROFLOW_UPKEEP_INTERVAL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub upkeep_interval: Duration,
+    /// How long a job's lease lasts unrenewed: a dead replica's job is taken over after it.
+    #[arg(long, env = "FERROFLOW_LEASE_TTL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
+}
+
+impl TryFrom<JobArgs> for JobsConfig {
+    type Error = String;
+
+    fn try_from(a: JobArgs) -> Result<Self, String> {
+        let config = JobsConfig {
+            enabled: !a.disable_jobs,
+            gc_interval: a.gc_interval,
+            gc_retention: a.gc_retention,
+            reaper_interval: a.reaper_interval,
+            reaper_threshold: a.reaper_threshold,
+            upkeep_interval: a.upkeep_interval,
+            lease_ttl: a.lease_ttl,
+        };
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 /// The resolved configuration the application runs with.
@@ -59,6 +106,7 @@ pub struct Config {
     pub artifacts_destination: String,
     pub site_root: PathBuf,
     pub shutdown_timeout: Duration,
+    pub jobs: JobsConfig,
 }
 
 impl TryFrom<ServerArgs> for Config {
@@ -73,6 +121,7 @@ impl TryFrom<ServerArgs> for Config {
             artifacts_destination: args.artifacts_destination,
             site_root: args.site_root,
             shutdown_timeout: args.shutdown_timeout,
+            jobs: JobsConfig::try_from(args.jobs)?,
         })
     }
 }

@@ -19,6 +19,7 @@ pub struct Application {
     router: Router,
     db: Db,
     points: api::PointQueue,
+    jobs: crate::jobs::Jobs,
     shutdown_timeout: Duration,
 }
 
@@ -46,9 +47,17 @@ impl Application {
         let metrics = telemetry::metrics::handle();
         telemetry::metrics::build_info(db.backend);
         let shutdown_timeout = config.shutdown_timeout;
+        let jobs = crate::jobs::Jobs::new(
+            db.clone(),
+            artifacts.clone(),
+            config.jobs.clone(),
+            format!("{}:{}", hostname(), addr.port()),
+        );
+        jobs.start();
         let state = AppState {
             db: db.clone(),
             points: points.clone(),
+            jobs: jobs.clone(),
             artifacts,
             config: Arc::new(config),
             metrics,
@@ -59,6 +68,7 @@ impl Application {
             router: router(state),
             db,
             points,
+            jobs,
             shutdown_timeout,
         })
     }
@@ -118,6 +128,8 @@ impl Application {
         };
         tracing::info!("shutting down: writing queued writes, closing the database");
         let drained = tokio::time::timeout_at(deadline, async {
+            // Jobs first: their last steps still go through the writer.
+            self.jobs.stop().await;
             self.points.drain().await;
             self.db.close().await;
         })
@@ -156,6 +168,16 @@ pub fn router(state: AppState) -> Router {
         // Request ids, metrics and the request log line (never headers or query strings).
         .layer(axum::middleware::from_fn(telemetry::requests::observe))
         .with_state(state)
+}
+
+/// The machine's name, for the list of replicas on the admin page.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Completes on the first SIGTERM or SIGINT (Ctrl-C). The handlers are registered here,

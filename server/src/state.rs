@@ -19,6 +19,8 @@ pub struct AppState {
     /// The process's Prometheus recorder (see `telemetry::metrics`).
     #[from_ref(skip)]
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Maintenance jobs: the admin page's "run now" and this replica's id.
+    pub jobs: crate::jobs::Jobs,
     #[from_ref(skip)]
     pub leptos_options: Arc<LeptosOptions>,
 }

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod admin;
 pub mod artifacts;
 pub mod compare;
 pub mod experiments;

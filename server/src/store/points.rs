@@ -190,19 +190,23 @@ async fn upsert_summaries(
 }
 
 /// The internal ids of runs that may be written to, by uuid, in one query per chunk: a
-/// run that is missing or not active gets MLflow's error for it instead.
+/// run that is missing or not active gets MLflow's error for it instead. Like
+/// `runs::active_id`, it records the write for the reaper, one update for the runs whose
+/// record is more than a minute old (usually none).
 pub async fn active_ids(
     conn: &mut Conn,
     backend: Backend,
     uuids: &[&str],
 ) -> Result<HashMap<String, Result<i64>>> {
     let mut out = HashMap::new();
+    let now = crate::store::now_ms();
+    let mut stale = Vec::new();
     let mut distinct: Vec<&str> = uuids.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
     for chunk in distinct.chunks(IN_CHUNK) {
         let mut q = Query::select();
-        q.columns(["run_uuid", "id", "lifecycle_stage"].map(Alias::new))
+        q.columns(["run_uuid", "id", "lifecycle_stage", "last_write_time"].map(Alias::new))
             .from(Alias::new("runs"))
             .and_where(
                 Expr::col(Alias::new("run_uuid")).is_in(chunk.iter().map(|s| s.to_string())),
@@ -212,7 +216,11 @@ pub async fn active_ids(
             let uuid: String = row.try_get(0)?;
             let stage: String = row.try_get(2)?;
             let id = if stage == "active" {
-                Ok(row.try_get(1)?)
+                let id: i64 = row.try_get(1)?;
+                if crate::store::runs::write_is_stale(row.try_get(3)?, now) {
+                    stale.push(id);
+                }
+                Ok(id)
             } else {
                 Err(crate::store::runs::not_active(&uuid, &stage))
             };
@@ -222,6 +230,9 @@ pub async fn active_ids(
             out.entry(uuid.to_string())
                 .or_insert_with(|| Err(crate::store::runs::not_found(uuid)));
         }
+    }
+    if !stale.is_empty() {
+        crate::store::runs::touch(conn, &stale, now).await?;
     }
     Ok(out)
 }

@@ -65,17 +65,54 @@ async fn get_row_in(conn: &mut Conn, run_id: &str) -> Result<RunRow> {
 
 /// The internal key of a run that may be written to. Every write checks this, as
 /// MLflow's `_check_run_is_active` does.
+/// It also records the write for the stuck-run reaper (see `touch_stale`).
 pub async fn active_id(conn: &mut Conn, run_id: &str) -> Result<i64> {
-    let row = sqlx::query("SELECT id, lifecycle_stage FROM runs WHERE run_uuid = $1")
-        .bind(run_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| not_found(run_id))?;
+    let row =
+        sqlx::query("SELECT id, lifecycle_stage, last_write_time FROM runs WHERE run_uuid = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| not_found(run_id))?;
     let stage: String = row.try_get(1)?;
     if stage != "active" {
         return Err(not_active(run_id, &stage));
     }
-    Ok(row.try_get(0)?)
+    let id: i64 = row.try_get(0)?;
+    let now = now_ms();
+    if write_is_stale(row.try_get(2)?, now) {
+        touch(conn, &[id], now).await?;
+    }
+    Ok(id)
+}
+
+/// How often a run's `last_write_time` is brought up to date: the reaper's threshold is
+/// hours, so a minute's precision costs one small update per run and minute instead of
+/// one per write.
+pub const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Whether a run whose last recorded write is `last_write_time` needs it updated now.
+pub fn write_is_stale(last_write_time: Option<i64>, now: i64) -> bool {
+    last_write_time.is_none_or(|t| t < now - TOUCH_EVERY_MS)
+}
+
+/// Records a write to the runs `ids` (internal keys) at `now`; callers pass only the runs
+/// whose record is stale, so this runs about once a minute per written run.
+pub async fn touch(conn: &mut Conn, ids: &[i64], now: i64) -> Result<()> {
+    for chunk in crate::store::pow2_chunks(ids, crate::store::IN_CHUNK) {
+        let mut p = crate::store::Params::on(conn);
+        let time = p.next();
+        let list: Vec<String> = chunk.iter().map(|_| p.next()).collect();
+        let sql = format!(
+            "UPDATE runs SET last_write_time = {time} WHERE id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn not_active(run_id: &str, stage: &str) -> ApiError {
@@ -226,8 +263,8 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
     );
     let start_time = new.start_time.unwrap_or_else(now_ms);
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
-         VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6) RETURNING id",
+        "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri, last_write_time) \
+         VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6, $7) RETURNING id",
     )
     .bind(&new.run_uuid)
     .bind(new.experiment_id)
@@ -235,6 +272,7 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
     .bind(&new.user_id)
     .bind(start_time)
     .bind(&artifact_uri)
+    .bind(now_ms())
     .fetch_one(&mut *conn)
     .await?;
     let mut tags: Vec<KeyValue> = new

@@ -2,6 +2,7 @@
 //! module of `app` declares the store trait it needs; the submodules here implement them
 //! over the database and `router` provides them in the Leptos context.
 
+mod admin;
 mod artifacts;
 mod compare;
 mod experiments;
@@ -30,6 +31,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         Arc::new(compare::Store(state.db.clone()));
     let models: Arc<dyn app::pages::models::ssr::ModelsStore> =
         Arc::new(models::Store(state.db.clone()));
+    let admin: Arc<dyn app::pages::admin::ssr::AdminStore> =
+        Arc::new(admin::Store(state.jobs.clone()));
     let provide_stores = move || {
         provide_context(models.clone());
         provide_context(compare.clone());
@@ -37,6 +40,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(experiments.clone());
         provide_context(run.clone());
         provide_context(artifacts.clone());
+        provide_context(admin.clone());
     };
     let options = state.leptos_options.clone();
     Router::new()

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: ferroflow::db::Db,
+    /// The backend store URI, as `--backend-store-uri` takes it.
+    pub store_uri: String,
     /// The artifact destination; its parent is the test's temporary folder.
     pub artifacts_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -49,6 +51,10 @@ pub async fn spawn(backend: &str) -> TestApp {
         "postgres" => DatabaseUri::Postgres(fresh_postgres().await),
         other => panic!("unknown backend {other}"),
     };
+    let store_uri = match &database {
+        DatabaseUri::Sqlite(path) => format!("sqlite:///{}", path.display()),
+        DatabaseUri::Postgres(url) => url.clone(),
+    };
     let config = Config {
         host: "127.0.0.1".into(),
         port: 0,
@@ -57,6 +63,8 @@ pub async fn spawn(backend: &str) -> TestApp {
         artifacts_destination: dir.path().join("artifacts").to_string_lossy().into_owned(),
         site_root: dir.path().join("site"),
         shutdown_timeout: std::time::Duration::from_secs(30),
+        // Jobs are driven by the tests that test them, never behind another test's back.
+        jobs: ferroflow::jobs::JobsConfig::disabled(),
     };
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -67,6 +75,7 @@ pub async fn spawn(backend: &str) -> TestApp {
         base,
         client: reqwest::Client::new(),
         db,
+        store_uri,
         artifacts_dir,
         _dir: dir,
     }
