@@ -7,7 +7,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     // Async: the server waits for the page's data, so the first HTML is the
                     // whole page, readable before (or without) the WASM.
                     <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("experiments"), ParamSegment("ids")) view=pages::runs::RunsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

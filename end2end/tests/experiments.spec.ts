@@ -39,3 +39,39 @@ test("a malformed filter shows the server's message inline", async ({ page }) =>
   await expect(page.getByRole("alert")).toContainText("position");
   await page.screenshot({ path: "test-results/experiments-error.png", fullPage: true });
 });
+
+test("experiments are created, renamed, deleted and restored, with run counts", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const grid = page.locator("tr", { has: page.getByRole("link", { name: "e2e-grid", exact: true }) });
+  await expect(grid.locator("td.numeric")).toHaveText("60");
+
+  await page.getByLabel("New experiment name").fill("e2e-created");
+  await page.getByRole("button", { name: "Create" }).click();
+  const row = page.locator("tr", { has: page.getByRole("link", { name: "e2e-created", exact: true }) });
+  await expect(row).toBeVisible();
+  await expect(row.locator("td.numeric")).toHaveText("0");
+
+  // A duplicate name: the API's own message, inline.
+  await page.getByLabel("New experiment name").fill("e2e-created");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("alert")).toContainText("already exists");
+
+  await row.getByText("Rename").click();
+  await row.getByLabel("New name for e2e-created").fill("e2e-renamed");
+  await row.getByRole("button", { name: "Save" }).click();
+  const renamed = page.locator("tr", { has: page.getByRole("link", { name: "e2e-renamed", exact: true }) });
+  await expect(renamed).toBeVisible();
+
+  await renamed.getByRole("button", { name: "Delete e2e-renamed" }).click();
+  await expect(renamed).toHaveCount(0);
+  await page.getByRole("navigation", { name: "Lifecycle" }).getByRole("link", { name: "Deleted" }).click();
+  await expect(page).toHaveURL(/view=deleted/);
+  const deleted = page.locator("tr", { has: page.getByRole("link", { name: "e2e-renamed", exact: true }) });
+  await page.screenshot({ path: "test-results/experiments-deleted.png", fullPage: true });
+  await deleted.getByRole("button", { name: "Restore e2e-renamed" }).click();
+  await expect(deleted).toHaveCount(0);
+  await page.getByRole("navigation", { name: "Lifecycle" }).getByRole("link", { name: "Active" }).click();
+  await expect(page.locator("tr", { has: page.getByRole("link", { name: "e2e-renamed", exact: true }) })).toBeVisible();
+  await page.screenshot({ path: "test-results/experiments-actions.png", fullPage: true });
+});

@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod experiments;
+pub mod runs;
 
 use leptos::prelude::ServerFnError;
 
