@@ -65,6 +65,8 @@ test("experiments are created, renamed, deleted and restored, with run counts", 
   await row.getByRole("button", { name: "Save" }).click();
   const renamed = page.locator("tr", { has: page.getByRole("link", { name: newName, exact: true }) });
   await expect(renamed).toBeVisible();
+  // A later success clears the earlier error.
+  await expect(page.getByRole("alert")).toHaveCount(0);
 
   await renamed.getByRole("button", { name: `Delete ${newName}` }).click();
   await expect(renamed).toHaveCount(0);

@@ -151,18 +151,28 @@ pub fn ExperimentsPage() -> impl IntoView {
         },
         |(q, view, _)| list_experiments(q, view),
     );
-    // The latest action's error, with the server's message.
-    let error = move || {
-        [
-            actions.create.value().get().and_then(|r| r.err()),
-            actions.rename.value().get().and_then(|r| r.err()),
-            actions.delete.value().get().and_then(|r| r.err()),
-            actions.restore.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-    };
+    // The latest finished action's error, with the server's message; a later success
+    // clears it.
+    let error = RwSignal::new(None::<String>);
+    fn track<A, T>(action: ServerAction<A>, error: RwSignal<Option<String>>)
+    where
+        A: leptos::server_fn::ServerFn<Output = T, Error = ServerFnError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T: Clone + Send + Sync + 'static,
+    {
+        Effect::new(move |_| {
+            if let Some(result) = action.value().get() {
+                error.set(result.err().map(|e| crate::pages::error_text(&e)));
+            }
+        });
+    }
+    track(actions.create, error);
+    track(actions.rename, error);
+    track(actions.delete, error);
+    track(actions.restore, error);
     let pending = move || {
         actions.create.pending().get()
             || actions.rename.pending().get()
@@ -211,7 +221,7 @@ pub fn ExperimentsPage() -> impl IntoView {
                 </ActionForm>
             </div>
             <div class="progress" class:active=pending role="progressbar" aria-label="Saving"></div>
-            {move || error().map(|e| view! { <p class="error" role="alert">{crate::pages::error_text(&e)}</p> })}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match experiments.await {
@@ -266,7 +276,7 @@ fn ExperimentTable(list: Vec<ExperimentRow>, actions: Actions) -> impl IntoView 
                             <td><time>{format_ms(row.last_activity)}</time></td>
                             <td><time>{format_ms(e.creation_time)}</time></td>
                             <td class="mono">{e.artifact_location}</td>
-                            <td class="actions">
+                            <td><div class="actions">
                                 {if active {
                                     view! {
                                         <details class="rename">
@@ -291,7 +301,7 @@ fn ExperimentTable(list: Vec<ExperimentRow>, actions: Actions) -> impl IntoView 
                                         </ActionForm>
                                     }.into_any()
                                 }}
-                            </td>
+                            </div></td>
                         </tr>
                     }
                 }).collect_view()}
