@@ -106,11 +106,11 @@ impl GridRequest {
                 "n" => r.page_size = v.parse().unwrap_or(PAGE_SIZE).clamp(1, 1000),
                 "sel" => r.selected = split_list(&v),
                 _ => {
-                    if let Some(id) = k.strip_prefix("f.") {
-                        if !v.trim().is_empty() {
-                            r.filters.retain(|(c, _)| c != id);
-                            r.filters.push((id.to_owned(), v));
-                        }
+                    if let Some(id) = k.strip_prefix("f.")
+                        && !v.trim().is_empty()
+                    {
+                        r.filters.retain(|(c, _)| c != id);
+                        r.filters.push((id.to_owned(), v));
                     }
                 }
             }
