@@ -14,6 +14,8 @@ async function openGrid(page: Page): Promise<string> {
   return new URL(page.url()).pathname;
 }
 
+// Selection and copying need the WASM: wait for it after each full page load.
+const hydrated = (page: Page) => expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 const rows = (page: Page) => page.locator("table.runs-grid tbody tr");
 const lossCells = (page: Page) => page.locator('table.runs-grid tbody td[data-col="metrics.loss"]');
 
@@ -98,6 +100,7 @@ test("runs link to their permalink, selection links to compare, a copied link re
   await page.getByLabel("Filter loss", { exact: true }).fill(">= 0.2, < 0.25");
   await page.getByLabel("Filter loss", { exact: true }).press("Enter");
   await expect(rows(page)).toHaveCount(5);
+  await hydrated(page);
   const link = page.locator('td[data-col="attributes.run_name"] a').first();
   await expect(link).toHaveAttribute("href", /^\/runs\/[0-9a-f]{32}$/);
 

@@ -40,8 +40,9 @@ pub fn QueryBox(req: GridRequest, query: String) -> impl IntoView {
             <input
                 type="search"
                 name="query"
-                value=query.clone()
-                prop:value=query
+                // An attribute, not a property: hydration then leaves alone what the
+                // user typed before the WASM loaded.
+                value=query
                 placeholder="metrics.loss < 0.5 AND params.optimizer = 'adam'"
                 aria-label="Filter query"
                 class="mono"
@@ -78,8 +79,7 @@ pub fn FilterCell(column: Column, value: String) -> impl IntoView {
                 type="text"
                 form=FILTER_FORM
                 name=format!("f.{}", column.id())
-                value=value.clone()
-                prop:value=value
+                value=value
                 placeholder=column.placeholder()
                 aria-label=label
                 class:numeric=column.numeric()
