@@ -67,3 +67,37 @@ client.create_registered_model("rp-model", tags={"owner": "e2e"}, description="T
 version = client.create_model_version("rp-model", f"runs:/{run_ids['rp-alpha']}/model", run_id=run_ids["rp-alpha"])
 client.set_registered_model_alias("rp-model", "champion", version.version)
 print("seeded the run page experiment")
+
+# The runs grid: 60 runs in one experiment (50 top-level, 5 of them parents of 2 children
+# each), with params, tags and metric histories whose last values are i / 100, so tests
+# know what each filter, sort and page returns.
+from mlflow.entities import Metric, Param, RunTag
+
+grid_id = client.create_experiment("e2e-grid", tags={"team": "grid"})
+base_time = 1_767_225_600_000  # 2026-01-01 00:00 UTC
+runs = []
+for i in range(60):
+    parent = None
+    if i >= 50:
+        parent = runs[(i - 50) // 2]  # runs 0-4 get two children each
+    tags = {"mlflow.user": "alice" if i % 2 == 0 else "bob", "team": "cv" if i % 3 else "nlp"}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client.create_run(
+        grid_id, run_name=f"grid-run-{i:02d}", start_time=base_time + i * 60_000, tags=tags
+    )
+    run_id = run.info.run_id
+    loss = [Metric("loss", round(1.0 + i / 100 - step / 10, 4), base_time + step, step) for step in range(10)]
+    loss.append(Metric("loss", round(i / 100, 4), base_time + 10, 10))
+    client.log_batch(
+        run_id,
+        metrics=loss + [Metric("acc", round(0.5 + i / 200, 4), base_time, 0)],
+        params=[
+            Param("lr", str([0.1, 0.01, 0.001][i % 3])),
+            Param("optimizer", ["adam", "sgd", "it's quoted"][i % 3]),
+        ],
+        tags=[RunTag("mlflow.source.name", "train.py")],
+    )
+    client.set_terminated(run_id, status="FAILED" if i % 10 == 9 else "FINISHED", end_time=base_time + i * 60_000 + 5_000 + i * 1000)
+    runs.append(run_id)
+print("seeded the grid")

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                     // Async: the server waits for the page's data, so the first HTML is the
                     // whole page, readable before (or without) the WASM.
                     <Route path=StaticSegment("") view=pages::experiments::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("experiments"), ParamSegment("ids")) view=pages::runs::RunsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("compare") view=pages::compare::ComparePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("models"), ParamSegment("name")) view=pages::models::ModelPage ssr=SsrMode::Async/>

@@ -7,6 +7,7 @@ pub mod experiments;
 pub mod models;
 pub mod plot;
 pub mod run;
+pub mod runs;
 
 use leptos::prelude::ServerFnError;
 

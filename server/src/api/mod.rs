@@ -3,7 +3,7 @@
 //! the artifact proxy under `/api/2.0/mlflow-artifacts` and its mirror.
 
 pub(crate) mod artifacts;
-mod experiments;
+pub(crate) mod experiments;
 mod extract;
 mod logged_models;
 mod metrics;

@@ -310,3 +310,27 @@ pub async fn delete_tag(conn: &mut Conn, id: i64, key: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Per experiment: its number of active runs and the latest time one of them started or
+/// ended (the experiment list's "runs" and "last activity").
+pub async fn run_stats(db: &Db, ids: &[i64]) -> Result<HashMap<i64, (i64, Option<i64>)>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        let mut q = Query::select();
+        q.column(Alias::new("experiment_id"))
+            .expr(Expr::col(Alias::new("id")).count())
+            .expr(Expr::col(Alias::new("start_time")).max())
+            .expr(Expr::col(Alias::new("end_time")).max())
+            .from(Alias::new("runs"))
+            .and_where(Expr::col(Alias::new("experiment_id")).is_in(chunk.iter().copied()))
+            .and_where(Expr::col(Alias::new("lifecycle_stage")).eq("active"))
+            .group_by_col(Alias::new("experiment_id"));
+        let (sql, values) = build(&q, db.backend);
+        for row in sqlx::query_with(&sql, values).fetch_all(&db.pool).await? {
+            let started: Option<i64> = row.try_get(2)?;
+            let ended: Option<i64> = row.try_get(3)?;
+            out.insert(row.try_get(0)?, (row.try_get(1)?, started.max(ended)));
+        }
+    }
+    Ok(out)
+}

@@ -221,7 +221,10 @@ fn key_values(table: Alias, run_ids: &[i64], keys: Option<&[String]>) -> SelectS
         .from(table)
         .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()));
     if let Some(keys) = keys {
-        q.and_where(Expr::col(Alias::new("key")).is_in(keys.iter().cloned()));
+        // `key || ''` keeps SQLite on the primary key (run_id, key): with a bare `key IN`
+        // it picks the (key, value) index and reads every run's rows of each key, which
+        // made a 10-key projection over a page of a 50,000-run experiment take 0.5 s.
+        q.and_where(Expr::expr(Expr::cust("(key || '')")).is_in(keys.iter().cloned()));
     }
     q.order_by(Alias::new("key"), sea_query::Order::Asc);
     q
@@ -339,7 +342,8 @@ pub async fn summaries(
     .from(Alias::new("latest_metrics"))
     .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()));
     if let Some(keys) = keys {
-        q.and_where(Expr::col(Alias::new("key")).is_in(keys.iter().cloned()));
+        // As in `key_values`: stay on the primary key, not the (key, value) index.
+        q.and_where(Expr::expr(Expr::cust("(key || '')")).is_in(keys.iter().cloned()));
     }
     q.order_by(Alias::new("key"), sea_query::Order::Asc);
     let (sql, values) = build(&q, db.backend);

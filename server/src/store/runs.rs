@@ -168,6 +168,16 @@ pub async fn search(
     query: &crate::search::RunQuery<'_>,
     columns: Option<&run_data::Columns>,
 ) -> Result<(Vec<Run>, bool)> {
+    let (rows, more) = search_rows(db, query).await?;
+    Ok((assemble(db, rows, columns).await?, more))
+}
+
+/// One page of a run search as info rows (with their internal keys), for callers that
+/// read the page's data themselves (the UI grid and its CSV export).
+pub async fn search_rows(
+    db: &Db,
+    query: &crate::search::RunQuery<'_>,
+) -> Result<(Vec<RunRow>, bool)> {
     let probe = crate::search::RunQuery {
         limit: query.limit + 1,
         ..query.clone()
@@ -181,7 +191,36 @@ pub async fn search(
         .take(query.limit as usize)
         .map(info_from_row)
         .collect::<Result<Vec<_>>>()?;
-    Ok((assemble(db, rows, columns).await?, more))
+    Ok((rows, more))
+}
+
+/// The metric, param and tag keys of the most recent `sample` runs of some experiments,
+/// sorted: what the grid offers as columns without scanning every run.
+pub async fn recent_keys(db: &Db, experiment_ids: &[i64], sample: i64) -> Result<[Vec<String>; 3]> {
+    let mut out: [Vec<String>; 3] = Default::default();
+    if experiment_ids.is_empty() {
+        return Ok(out);
+    }
+    for (i, table) in ["latest_metrics", "params", "tags"].iter().enumerate() {
+        let mut p = crate::store::Params::new(db.backend);
+        let ids = experiment_ids
+            .iter()
+            .map(|_| p.next())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let limit = p.next();
+        let sql = format!(
+            "SELECT DISTINCT key FROM {table} WHERE run_id IN \
+             (SELECT id FROM runs WHERE experiment_id IN ({ids}) ORDER BY start_time DESC LIMIT {limit}) \
+             ORDER BY key"
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for id in experiment_ids {
+            q = q.bind(*id);
+        }
+        out[i] = q.bind(sample).fetch_all(&db.pool).await?;
+    }
+    Ok(out)
 }
 
 /// A readable random run name, as MLflow gives runs created without one.

@@ -6,20 +6,23 @@ mod admin;
 mod artifacts;
 mod compare;
 mod experiments;
+pub mod export;
+pub mod grid_query;
 mod models;
 mod plot;
 mod run;
+mod runs;
 
 use crate::state::AppState;
-use axum::Router;
+use axum::{Router, routing::get};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 
-/// Page routes, server functions, and the static assets under `/pkg`.
+/// Page routes, server functions, the CSV export, and the static assets under `/pkg`.
 pub fn router(state: &AppState) -> Router<AppState> {
     let experiments: Arc<dyn app::pages::experiments::ssr::ExperimentsStore> =
-        Arc::new(experiments::Store(state.db.clone()));
+        Arc::new(experiments::Store(state.clone()));
     let run: Arc<dyn app::pages::run::ssr::RunStore> = Arc::new(run::Store(state.db.clone()));
     let artifacts: Arc<dyn app::pages::artifacts::ssr::ArtifactStore> =
         Arc::new(artifacts::Store {
@@ -33,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         Arc::new(models::Store(state.db.clone()));
     let admin: Arc<dyn app::pages::admin::ssr::AdminStore> =
         Arc::new(admin::Store(state.jobs.clone()));
+    let runs: Arc<dyn app::pages::runs::ssr::RunsStore> = Arc::new(runs::Store(state.db.clone()));
     let provide_stores = move || {
         provide_context(models.clone());
         provide_context(compare.clone());
@@ -41,10 +45,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(run.clone());
         provide_context(artifacts.clone());
         provide_context(admin.clone());
+        provide_context(runs.clone());
     };
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/plot.svg", axum::routing::get(plot::svg))
+        .route("/plot.svg", get(plot::svg))
+        .route("/export/runs.csv", get(export::runs_csv))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),
