@@ -310,3 +310,111 @@ async fn draining_writes_every_queued_call_then_refuses_new_ones(app: &TestApp) 
     let steps = history.1["metrics"].as_array().unwrap().len() as i64;
     assert_eq!(steps, QUEUED + 1);
 }
+
+/// SIGTERM while this replica runs garbage collection: the job stops at its next step, its
+/// run is recorded as failed with the reason, its lease is handed back due at once (so
+/// another replica finishes the job), and the process still exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_job_hands_the_job_back() {
+    let mut server = start_process(
+        "postgres",
+        &[
+            "--gc-retention",
+            "0s",
+            "--lease-ttl",
+            "3s",
+            "--reaper-interval",
+            "1h",
+            "--upkeep-interval",
+            "1h",
+        ],
+    )
+    .await;
+    let pool = sqlx::PgPool::connect(&server.store_uri).await.unwrap();
+    let experiment = server
+        .ok("experiments/create", json!({ "name": "trash" }))
+        .await["experiment_id"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    // A deleted run with many points, which gc removes a few thousand at a time; one
+    // transaction, so gc never sees the run without its points.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO runs (run_uuid, experiment_id, status, start_time, deleted_time, lifecycle_stage, artifact_uri) \
+         VALUES ('feedfacefeedfacefeedfacefeedface', $1, 'FINISHED', 0, 0, 'deleted', '')",
+    )
+    .bind(experiment)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) \
+         SELECT (SELECT id FROM runs WHERE run_uuid = 'feedfacefeedfacefeedfacefeedface'), 'm', i, i, 0, 0 \
+         FROM generate_series(1, 600000) AS i",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let since = ferroflow::store::now_ms();
+    // Due now, whatever the first poll already did.
+    sqlx::query("UPDATE job_leases SET next_run_at = 0 WHERE name = 'gc'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut running = None;
+    for _ in 0..3000 {
+        running = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM job_runs WHERE job = 'gc' AND outcome = 'running' AND started_at >= $1",
+        )
+        .bind(since)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if running.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let run = running.expect("gc started on the trash");
+
+    server.terminate();
+    let status = server.wait().await;
+    assert!(
+        status.success(),
+        "exit {status}; logs: {:#?}",
+        server.logs()
+    );
+
+    let (outcome, ended, error): (String, Option<i64>, Option<String>) =
+        sqlx::query_as("SELECT outcome, ended_at, error FROM job_runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let stopped_at = ferroflow::store::now_ms();
+    assert!(ended.is_some(), "the job run was left open");
+    // It may have finished the trash before the signal reached it; otherwise it says why.
+    if outcome != "ok" {
+        assert_eq!(outcome, "failed");
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("shutting down")),
+            "{error:?}"
+        );
+        let (expires, next): (i64, i64) =
+            sqlx::query_as("SELECT expires_at, next_run_at FROM job_leases WHERE name = 'gc'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(expires, 0, "the lease was not handed back");
+        assert!(
+            next <= stopped_at,
+            "gc is not due again: next run at {next}"
+        );
+    }
+    pool.close().await;
+}
