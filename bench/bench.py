@@ -692,6 +692,48 @@ async def workload_bulk(api: Api, run_ids: list[str], sz: dict) -> dict:
     return res
 
 
+NEXT_RE = re.compile(rb'<a href="([^"]+)" rel="next"')
+ROW_RE = re.compile(rb'<tr[ >]')
+
+
+async def page_get(api: Api, path: str) -> tuple[bytes, dict]:
+    async with api.s.get(api.base + path) as r:
+        body = await r.read()
+        if r.status != 200:
+            raise ApiError(f"GET {path} -> HTTP {r.status}: {body[:300]!r}")
+        return body, dict(r.headers)
+
+
+async def workload_ui(api: Api, exp_id: str, long_run: str, sz: dict) -> dict:
+    """ferroflow's web UI, as a browser asks for it: the runs grid's first page rendered on
+    the server, the page after it (by the grid's own Next link), and the plot of the long
+    history (workload 3) as the server-rendered SVG."""
+    first = f"/experiments/{exp_id}"
+    ts_first, (html, _) = await timed(lambda: page_get(api, first), sz["search_calls"])
+    m = NEXT_RE.search(html)
+    if not m:
+        raise ApiError("the grid's first page has no Next link")
+    nxt = m.group(1).decode().replace("&amp;", "&")
+    ts_next, (html2, _) = await timed(lambda: page_get(api, nxt), sz["search_calls"])
+    plot = f"/plot.svg?runs={long_run}&keys=long"
+    ts_plot, (svg, headers) = await timed(lambda: page_get(api, plot), sz["search_calls"])
+    res = dict(first_p50_ms=statistics.median(ts_first) * 1000, first_max_ms=max(ts_first) * 1000,
+               next_p50_ms=statistics.median(ts_next) * 1000, next_max_ms=max(ts_next) * 1000,
+               plot_p50_ms=statistics.median(ts_plot) * 1000, plot_max_ms=max(ts_plot) * 1000,
+               first_rows=len(ROW_RE.findall(html)), next_rows=len(ROW_RE.findall(html2)),
+               plot_bytes=len(svg), downsampled=headers.get("x-ferroflow-downsampled"), calls=len(ts_first))
+    problems = []
+    if html == html2:
+        problems.append("the next page is the first page again")
+    if b"<svg" not in svg:
+        problems.append("the plot is not an SVG")
+    if sz["long_points"] > 2000 and res["downsampled"] != "true":
+        problems.append(f"a {sz['long_points']}-point history was not downsampled")
+    if problems:
+        res["warning"] = "; ".join(problems)
+    return res
+
+
 # --------------------------------------------------------------------------------------------
 # one server
 
@@ -780,6 +822,10 @@ def bench_server(name: str, args, sz: dict, workdir: Path) -> dict:
             print(f"  rate check: 200s={rate.get('ok')} stored={rate.get('stored')} in-flight-at-stop={rate.get('in_flight_at_stop')} "
                   f"non200={rate.get('non200')} {rate.get('stored_error', '')}", flush=True)
         step("long_history", lambda: arun(lambda api: workload_long(api, ids["long_run"], sz)))
+        if name == "ferroflow":
+            step("ui", lambda: arun(lambda api: workload_ui(api, ids["ingest_exp"], ids["long_run"], sz)))
+        else:
+            results["ui"] = {"na": "ferroflow's own web UI"}
 
         def hist():
             arun(lambda api: log_points(api, ids["hist_run"], "hist", sz["hist_points"], sz["batch"]))
@@ -859,6 +905,9 @@ ROWS = [
     ("5 bulk-interval 100 runs: p50", "bulk_interval", "p50_ms", False, " ms"),
     ("5 bulk-interval 100 runs: max", "bulk_interval", "max_ms", False, " ms"),
     ("6 peak RSS (all processes)", None, "peak_rss_mb", False, " MiB"),
+    ("7 UI runs grid, first page: p50", "ui", "first_p50_ms", False, " ms"),
+    ("7 UI runs grid, next page: p50", "ui", "next_p50_ms", False, " ms"),
+    ("7 UI plot of the long history: p50", "ui", "plot_p50_ms", False, " ms"),
 ]
 
 
