@@ -184,7 +184,7 @@ pub fn ExperimentsPage() -> impl IntoView {
         let mut href = String::from("/");
         let mut params = Vec::new();
         if !q.is_empty() {
-            params.push(format!("q={}", crate::pages::runs::state::encode(&q)));
+            params.push(format!("q={}", crate::pages::url_encode(&q)));
         }
         if to_deleted {
             params.push("view=deleted".to_owned());

@@ -19,6 +19,7 @@
 //! The query string is decoded here, once, rather than through the router's map, which
 //! decodes values a second time (`LIKE '%ab%'` would lose its `%ab`).
 
+use crate::pages::url_encode;
 use serde::{Deserialize, Serialize};
 
 /// Default rows per page.
@@ -123,7 +124,7 @@ impl GridRequest {
     /// when `view_only`: what the CSV export and the view-changing links carry.
     pub fn query_string(&self, view_only: bool) -> String {
         let mut out: Vec<String> = Vec::new();
-        let mut put = |k: &str, v: &str| out.push(format!("{}={}", encode(k), encode(v)));
+        let mut put = |k: &str, v: &str| out.push(format!("{}={}", url_encode(k), url_encode(v)));
         if let Some(q) = &self.query {
             put("query", q);
         }
@@ -225,7 +226,7 @@ impl GridRequest {
     /// Where the CSV export of every matching run (not just this page) is served.
     pub fn export_href(&self) -> String {
         let q = self.query_string(true);
-        let ids = encode(&self.experiment_ids.join(","));
+        let ids = url_encode(&self.experiment_ids.join(","));
         if q.is_empty() {
             format!("/export/runs.csv?experiments={ids}")
         } else {
@@ -240,20 +241,6 @@ fn split_list(s: &str) -> Vec<String> {
         .filter(|x| !x.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters: the same text on
-/// the server and in the browser.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `application/x-www-form-urlencoded` pairs: `+` is a space, `%XX` a byte, decoded once.
@@ -354,7 +341,7 @@ mod tests {
 
     #[test]
     fn encodes_unicode_and_reserved_characters() {
-        assert_eq!(encode("a b'%ü"), "a%20b%27%25%C3%BC");
+        assert_eq!(url_encode("a b'%ü"), "a%20b%27%25%C3%BC");
         assert_eq!(decode("a%20b%27%25%C3%BC+c%"), "a b'%ü c%");
     }
 }
