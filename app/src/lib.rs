@@ -11,6 +11,15 @@ use leptos_router::{
     components::{A, Route, Router, Routes},
 };
 
+/// The stock mlflow client prints links into MLflow's hash-routed UI
+/// (`/#/experiments/1/runs/<run_id>`); the part after `#` never reaches the server, so the
+/// page sends such a link on to the same view here before anything renders. Written
+/// without `<`, `>` or `&`, which the document would escape.
+const MLFLOW_LINKS: &str = "(function(){var h=location.hash;if(h.indexOf('#/')!==0)return;\
+var p=h.slice(1),m=p.match(/^\\/experiments\\/[^\\/]+\\/runs\\/([0-9a-f]+)/);\
+if(m){location.replace('/runs/'+m[1]);return;}\
+m=p.match(/^\\/(experiments\\/[0-9,]+|models\\/[^?#]+)$/);if(m)location.replace('/'+m[1]);})();";
+
 /// The whole HTML document; the server renders it around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -21,6 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
+                <script inner_html=MLFLOW_LINKS></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

@@ -177,3 +177,19 @@ test("the registry: models, a model's versions, a version and its source run", a
   await expect(other.locator("h1")).toHaveText("rp-alpha");
   await other.close();
 });
+
+test("links the mlflow client prints (MLflow's #/ routes) open the same views here", async ({ page, request }) => {
+  const ids = await runIds(request);
+  const exp = await request.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=e2e-runpage");
+  const experimentId = (await exp.json()).experiment.experiment_id;
+  await page.goto(`/#/experiments/${experimentId}/runs/${ids["rp-alpha"]}`);
+  await expect(page).toHaveURL(new RegExp(`/runs/${ids["rp-alpha"]}$`));
+  await expect(page.locator("h1")).toHaveText("rp-alpha");
+  await page.goto(`/#/experiments/${experimentId}`);
+  await expect(page).toHaveURL(new RegExp(`/experiments/${experimentId}$`));
+  await page.goto("/#/models/rp-model");
+  await expect(page).toHaveURL(/\/models\/rp-model$/);
+  // Anything else stays on the page asked for.
+  await page.goto("/#/something-else");
+  await expect(page.locator("h1")).toHaveText("Experiments");
+});
