@@ -60,7 +60,12 @@ impl Db {
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             sqlite_pragmas(conn).await?;
-                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            // The writer's cache holds the b-tree pages every insert
+                            // walks; readers share the OS page cache instead.
+                            conn.execute(
+                                "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536",
+                            )
+                            .await?;
                             Ok(())
                         })
                     })
@@ -200,12 +205,14 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
 /// WAL lets readers run beside the writer; the busy timeout makes a connection wait for
 /// a lock instead of failing with "database is locked"; synchronous=FULL makes every
 /// acknowledged commit survive power loss, affordable because the writer commits in
-/// groups.
+/// groups. Each connection keeps its own page cache: 8 MiB for each of the readers (the
+/// OS caches the file for all of them) keeps a large database from costing the cache size
+/// times the pool size in memory.
 async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute(
         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
          PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+         PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
     )
     .await?;
     Ok(())
