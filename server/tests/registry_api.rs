@@ -20,15 +20,7 @@ on_both_backends!(
 
 impl TestApp {
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .request(method, self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        common::send_json(self.client.request(method, self.url(path)), &body).await
     }
 
     async fn patch(&self, path: &str, body: Value) -> (u16, Value) {

@@ -88,15 +88,7 @@ impl TestApp {
 
     /// POSTs JSON; returns status and body.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        send_json(self.client.post(self.url(path)), &body).await
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
@@ -143,6 +135,14 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body["run"].clone()
     }
+}
+
+/// Sends `request` with a JSON body; returns the status and the JSON answer (`null` when
+/// the answer is not JSON).
+pub async fn send_json(request: reqwest::RequestBuilder, body: &Value) -> (u16, Value) {
+    let r = request.json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// Sends a request line exactly as given (no client-side normalisation of `..` or
@@ -289,14 +289,7 @@ impl Process {
 
     /// POSTs JSON to the API; returns status and body.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        send_json(reqwest::Client::new().post(self.url(path)), &body).await
     }
 
     /// POSTs and asserts a 200.
