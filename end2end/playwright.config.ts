@@ -1,7 +1,8 @@
 import { defineConfig } from "@playwright/test";
 
 // The server is started by scripts/test.sh (seeded through the real mlflow client) and
-// its address handed over in FERROFLOW_URL. Browsers are not downloaded: Debian's
+// its address handed over in FERROFLOW_URL. The `login` project runs against a second
+// server with `--auth oidc` (FERROFLOW_AUTH_URL) and the OIDC provider of end2end/oidc. Browsers are not downloaded: Debian's
 // chromium is used, with the flags this sandbox needs.
 export default defineConfig({
   testDir: "./tests",
@@ -26,5 +27,12 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium" }],
+  projects: [
+    { name: "chromium", testIgnore: /login\.spec\.ts/ },
+    {
+      name: "login",
+      testMatch: /login\.spec\.ts/,
+      use: { baseURL: process.env.FERROFLOW_AUTH_URL ?? "http://127.0.0.1:5002" },
+    },
+  ],
 });

@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the tracking server and web UI.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Permanently delete deleted runs and experiments, with their artifacts (as `mlflow gc`).
     Gc(GcArgs),
     /// Database maintenance.
@@ -131,7 +131,7 @@ pub async fn run() -> Result<(), String> {
     match Cli::parse().command {
         Command::Server(args) => {
             crate::telemetry::init(args.log_format);
-            let config = Config::try_from(args)?;
+            let config = Config::try_from(*args)?;
             let app = Application::build(config.clone()).await?;
             tracing::info!(
                 "ferroflow {} listening on http://{}:{} (store: {})",

@@ -1,5 +1,6 @@
 //! Server configuration, from command-line flags or the environment.
 
+use crate::auth::{AuthArgs, AuthConfig};
 use crate::db::DatabaseUri;
 use crate::jobs::JobsConfig;
 use crate::telemetry::LogFormat;
@@ -48,8 +49,14 @@ pub struct ServerArgs {
     /// before exiting anyway: `30s`, `500ms`, `2m` or plain seconds.
     #[arg(long, env = "FERROFLOW_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Requests served at once; more wait up to a second for a slot, then get 503 with
+    /// Retry-After (health, readiness and metrics are never turned away).
+    #[arg(long, env = "FERROFLOW_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
     #[command(flatten)]
     pub jobs: JobArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// Maintenance job flags (see `jobs`). Durations read like `90s`, `10m`, `24h`, `30d`.
@@ -106,7 +113,9 @@ pub struct Config {
     pub artifacts_destination: String,
     pub site_root: PathBuf,
     pub shutdown_timeout: Duration,
+    pub max_in_flight: usize,
     pub jobs: JobsConfig,
+    pub auth: AuthConfig,
 }
 
 impl TryFrom<ServerArgs> for Config {
@@ -121,7 +130,9 @@ impl TryFrom<ServerArgs> for Config {
             artifacts_destination: args.artifacts_destination,
             site_root: args.site_root,
             shutdown_timeout: args.shutdown_timeout,
+            max_in_flight: args.max_in_flight,
             jobs: JobsConfig::try_from(args.jobs)?,
+            auth: AuthConfig::try_from(args.auth)?,
         })
     }
 }

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::state::AppState;
-use crate::{api, health, store, telemetry, ui};
+use crate::{api, auth, health, store, telemetry, ui};
 use axum::{Router, routing::get};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -54,6 +54,10 @@ impl Application {
             format!("{}:{}", hostname(), addr.port()),
         );
         jobs.start();
+        let oidc = config
+            .auth
+            .oidc()
+            .map(|c| auth::oidc::Oidc::start(c.clone()));
         let state = AppState {
             db: db.clone(),
             points: points.clone(),
@@ -62,6 +66,7 @@ impl Application {
             config: Arc::new(config),
             metrics,
             leptos_options: Arc::new(leptos_options),
+            oidc,
         };
         Ok(Self {
             listener,
@@ -156,15 +161,34 @@ impl Application {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let admission = crate::overload::Admission::new(state.config.max_in_flight);
+    // Everything but the probes and /metrics is shed under overload (see `overload`).
+    let shed = api::router()
+        .merge(auth::login::router())
+        .merge(ui::router(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            crate::overload::admit,
+        ));
+    let router = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(telemetry::metrics::scrape))
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
-        .merge(api::router())
-        .merge(ui::router(&state))
-        // MLflow accepts dataset profiles up to 16 MiB; leave room for the rest of a request.
-        .layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
+        .merge(shed)
+        // Bodies over it are answered 413 with MLflow's error JSON (`api::Mlflow`).
+        .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT))
+        // Who is calling: a `Caller` in every request's extensions, or 401 / a redirect.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    // Browser sessions (`--auth oidc`), read by `authenticate` above.
+    let router = match state.config.auth.oidc() {
+        Some(oidc) => router.layer(auth::session::layer(state.db.clone(), oidc)),
+        None => router,
+    };
+    router
         // Request ids, metrics and the request log line (never headers or query strings).
         .layer(axum::middleware::from_fn(telemetry::requests::observe))
         .with_state(state)

@@ -23,6 +23,9 @@ pub struct AppState {
     pub jobs: crate::jobs::Jobs,
     #[from_ref(skip)]
     pub leptos_options: Arc<LeptosOptions>,
+    /// The OIDC provider for browser login; `None` under `--auth none`.
+    #[from_ref(skip)]
+    pub oidc: Option<crate::auth::oidc::Oidc>,
 }
 
 /// Leptos' routes ask for the options by value; only page requests pay for the copy.

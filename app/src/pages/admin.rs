@@ -2,8 +2,8 @@
 //! last runs, "run now", and a dry run of what garbage collection would delete) and
 //! `/admin/trash` (deleted experiments and runs, with restore and delete-now).
 //!
-//! There is no authentication yet, so everyone is an admin. When auth lands, the admin
-//! check goes in `ssr::admin_store`, which every server function here goes through.
+//! Admins only: every method of the server's store (`server/src/ui/admin.rs`) refuses a
+//! caller who is not an admin (under `--auth none` everyone is one).
 
 use crate::pages::experiments::format_ms;
 use leptos::prelude::*;

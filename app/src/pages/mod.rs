@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod access;
+pub mod account;
 pub mod admin;
 pub mod artifacts;
 pub mod compare;

@@ -177,6 +177,7 @@ fn ModelView(m: RegisteredModel, versions: Vec<ModelVersion>) -> impl IntoView {
             }}</dd>
             <dt>"Tags"</dt><dd>{tag_list(&m.tags)}</dd>
         </dl>
+        <crate::pages::access::PermissionsPanel kind="registered-model" id=m.name.clone()/>
         <h2>"Versions"</h2>
         {if versions.is_empty() {
             view! { <p class="empty">"No versions yet."</p> }.into_any()

@@ -7,6 +7,8 @@
 
 use super::{Mlflow, empty, validate};
 use crate::artifacts::{ArtifactPath, Artifacts, Download};
+use crate::auth::permissions;
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::store::{registry, runs};
@@ -30,10 +32,12 @@ fn parse(raw: &str) -> Result<ArtifactPath> {
 /// answers `{}`; the client only reads the status.
 pub async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<String>,
     body: Body,
 ) -> Result<Json<serde_json::Value>> {
     let path = parse(&path)?;
+    require_path(&state, &caller, &path, Permission::Edit).await?;
     state.artifacts.put(&path, body.into_data_stream()).await?;
     Ok(empty())
 }
@@ -41,18 +45,23 @@ pub async fn upload(
 /// `GET mlflow-artifacts/artifacts/<path>`: the file, honouring a `Range` header.
 pub async fn download(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    send(&state.artifacts, &parse(&path)?, &headers).await
+    let path = parse(&path)?;
+    require_path(&state, &caller, &path, Permission::Read).await?;
+    send(&state.artifacts, &path, &headers).await
 }
 
 /// `DELETE mlflow-artifacts/artifacts/<path>`: the file or the whole directory.
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(path): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
     let path = parse(&path)?;
+    require_path(&state, &caller, &path, Permission::Manage).await?;
     if path.is_root() {
         return Err(ApiError::invalid(
             "Invalid path '': refusing to delete the artifact root",
@@ -65,9 +74,11 @@ pub async fn delete(
 /// `GET mlflow-artifacts/artifacts?path=<dir>`: entries by name (`{}` when empty).
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(q): Mlflow<ArtifactQuery>,
 ) -> Result<Json<ListArtifactsResponse>> {
     let dir = parse(q.path.as_deref().unwrap_or_default())?;
+    require_path(&state, &caller, &dir, Permission::Read).await?;
     let files = file_infos(&state.artifacts, &dir, None).await?;
     Ok(Json(ListArtifactsResponse {
         root_uri: None,
@@ -95,6 +106,30 @@ pub async fn server_info() -> Json<serde_json::Value> {
     }))
 }
 
+/// The proxy's paths start with the experiment's id (under the default artifact root:
+/// `<experiment_id>/<run_id>/artifacts/...`, `<experiment_id>/models/...`), so the
+/// experiment's permission covers them. Anything else is for admins only.
+async fn require_path(
+    state: &AppState,
+    caller: &Caller,
+    path: &ArtifactPath,
+    need: Permission,
+) -> Result<()> {
+    if caller.is_admin {
+        return Ok(());
+    }
+    let root = ArtifactPath::of_served_uri(&state.config.default_artifact_root)
+        .and_then(|r| r.ok())
+        .unwrap_or_else(ArtifactPath::root);
+    let segments = path.segments();
+    let experiment = segments
+        .strip_prefix(root.segments())
+        .and_then(|rest| rest.first())
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| permissions::denied("reach artifacts outside an experiment"))?;
+    permissions::require_experiment(state, caller, experiment, need).await
+}
+
 /// The served path of a run's or model's artifact root.
 pub(crate) fn served_root(uri: &str) -> Result<ArtifactPath> {
     ArtifactPath::of_served_uri(uri).unwrap_or_else(|| {
@@ -108,6 +143,7 @@ pub(crate) fn served_root(uri: &str) -> Result<ArtifactPath> {
 /// `GET artifacts/list?run_id=&path=`: a run's artifacts, paths relative to its root.
 pub async fn list_run(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(q): Mlflow<ListArtifacts>,
 ) -> Result<Json<ListArtifactsResponse>> {
     let run_id = q
@@ -117,6 +153,7 @@ pub async fn list_run(
         .filter(|s| !s.is_empty());
     let run_id = validate::required(run_id, "run_id")?;
     let rel = parse(q.path.as_deref().unwrap_or_default())?;
+    permissions::require_run(&state, &caller, run_id, Permission::Read).await?;
     let run = runs::get_row(&state.db, run_id).await?;
     let root = served_root(&run.info.artifact_uri)?;
     let files = file_infos(&state.artifacts, &root.join(&rel), Some(&rel)).await?;
@@ -147,6 +184,7 @@ pub(super) async fn file_infos(
 /// `GET /get-artifact?run_id=&path=`: one file of a run.
 pub async fn get_run_artifact(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Mlflow(q): Mlflow<ArtifactQuery>,
 ) -> Result<Response> {
@@ -157,6 +195,7 @@ pub async fn get_run_artifact(
         .filter(|s| !s.is_empty());
     let run_id = validate::required(run_id, "run_id")?;
     let rel = parse(validate::required(q.path.as_deref(), "path")?)?;
+    permissions::require_run(&state, &caller, run_id, Permission::Read).await?;
     let run = runs::get_row(&state.db, run_id).await?;
     let root = served_root(&run.info.artifact_uri)?;
     send(&state.artifacts, &root.join(&rel), &headers).await
@@ -165,6 +204,7 @@ pub async fn get_run_artifact(
 /// `GET /model-versions/get-artifact?name=&version=&path=`: one file of a model version.
 pub async fn get_model_version_artifact(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Mlflow(q): Mlflow<ModelVersionRequest>,
 ) -> Result<Response> {
@@ -172,6 +212,7 @@ pub async fn get_model_version_artifact(
     let version =
         registry::versions::parse_version(validate::required(q.version.as_deref(), "version")?)?;
     let rel = parse(validate::required(q.path.as_deref(), "path")?)?;
+    permissions::require_model(&state, &caller, name, Permission::Read).await?;
     let uri = registry::versions::download_uri(&state.db, name, version).await?;
     let root = served_root(&uri)?;
     send(&state.artifacts, &root.join(&rel), &headers).await

@@ -1,6 +1,8 @@
 //! `/experiments/*` handlers.
 
 use super::{Mlflow, empty, validate, write};
+use crate::auth::permissions::{self, Kind};
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::search::{self, ExperimentQuery};
 use crate::state::AppState;
@@ -8,12 +10,18 @@ use crate::store::experiments as store;
 use app::models::*;
 use axum::{Json, extract::State};
 
+/// Who gets MANAGE on what they create: the authenticated caller (nobody without auth).
+pub(crate) fn owner_of(caller: &Caller) -> Option<String> {
+    (!caller.is_anonymous() && !caller.username.is_empty()).then(|| caller.username.clone())
+}
+
 fn experiment_id(raw: Option<&str>) -> Result<i64> {
     store::parse_id(validate::required(raw, "experiment_id")?)
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<CreateExperiment>,
 ) -> Result<Json<CreateExperimentResponse>> {
     let name = validate::required(req.name.as_deref(), "name")?.to_owned();
@@ -31,23 +39,43 @@ pub async fn create(
             "value",
         )?;
     }
-    if let Some(location) = &req.artifact_location {
-        if location.starts_with("runs:/") {
-            return Err(ApiError::invalid(
-                "Artifact location cannot be a runs:/ URI.",
-            ));
-        }
+    if let Some(location) = &req.artifact_location
+        && location.starts_with("runs:/")
+    {
+        return Err(ApiError::invalid(
+            "Artifact location cannot be a runs:/ URI.",
+        ));
     }
     let root = state.config.default_artifact_root.clone();
-    let id = write(&state.db, (name, req, root), |conn, (name, req, root)| {
-        Box::pin(store::create(
-            conn,
-            name,
-            req.artifact_location.as_deref(),
-            &req.tags,
-            root,
-        ))
-    })
+    let owner = owner_of(&caller);
+    let id = write(
+        &state.db,
+        (name, req, root, owner),
+        |conn, (name, req, root, owner)| {
+            Box::pin(async move {
+                let id = store::create(
+                    conn,
+                    name,
+                    req.artifact_location.as_deref(),
+                    &req.tags,
+                    root,
+                )
+                .await?;
+                if let Some(owner) = owner {
+                    permissions::grant(
+                        conn,
+                        Kind::Experiment,
+                        id,
+                        "user",
+                        owner,
+                        Permission::Manage,
+                    )
+                    .await?;
+                }
+                Ok(id)
+            })
+        },
+    )
     .await?;
     Ok(Json(CreateExperimentResponse {
         experiment_id: id.to_string(),
@@ -56,9 +84,11 @@ pub async fn create(
 
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ExperimentIdRequest>,
 ) -> Result<Json<ExperimentResponse>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Read).await?;
     Ok(Json(ExperimentResponse {
         experiment: store::get(&state.db, id).await?,
     }))
@@ -66,16 +96,19 @@ pub async fn get(
 
 pub async fn get_by_name(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<GetExperimentByName>,
 ) -> Result<Json<ExperimentResponse>> {
     let name = validate::required(req.experiment_name.as_deref(), "experiment_name")?;
-    Ok(Json(ExperimentResponse {
-        experiment: store::get_by_name(&state.db, name).await?,
-    }))
+    let experiment = store::get_by_name(&state.db, name).await?;
+    let id = store::parse_id(&experiment.experiment_id)?;
+    permissions::require_experiment(&state, &caller, id, Permission::Read).await?;
+    Ok(Json(ExperimentResponse { experiment }))
 }
 
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SearchExperiments>,
 ) -> Result<Json<SearchExperimentsResponse>> {
     // MLflow reads an absent max_results as 0 and refuses it; the stock client always
@@ -91,7 +124,13 @@ pub async fn search(
         offset,
         limit,
     };
-    let (experiments, more) = store::search(&state.db, &query).await?;
+    let visible = permissions::readable(
+        &state,
+        &caller,
+        Kind::Experiment,
+        ("experiments", "experiment_id"),
+    );
+    let (experiments, more) = store::search(&state.db, &query, visible).await?;
     let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchExperimentsResponse {
         experiments,
@@ -101,9 +140,11 @@ pub async fn search(
 
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<UpdateExperiment>,
 ) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Edit).await?;
     let new_name = validate::required(req.new_name.as_deref(), "new_name")?.to_owned();
     validate::length(&new_name, validate::MAX_EXPERIMENT_NAME_LENGTH, "new_name")?;
     write(&state.db, (id, new_name), |conn, (id, name)| {
@@ -115,18 +156,22 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ExperimentIdRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Manage).await?;
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, *id))).await?;
     Ok(empty())
 }
 
 pub async fn restore(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ExperimentIdRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Manage).await?;
     write(&state.db, id, |conn, id| {
         Box::pin(store::restore(conn, *id))
     })
@@ -136,9 +181,11 @@ pub async fn restore(
 
 pub async fn set_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SetExperimentTag>,
 ) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Edit).await?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
     let value = req.value.unwrap_or_default();
@@ -159,9 +206,11 @@ pub async fn set_tag(
 
 pub async fn delete_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SetExperimentTag>,
 ) -> Result<Json<serde_json::Value>> {
     let id = experiment_id(req.experiment_id.as_deref())?;
+    permissions::require_experiment(&state, &caller, id, Permission::Edit).await?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     write(&state.db, (id, key), |conn, (id, key)| {
         Box::pin(async move {

@@ -1,6 +1,8 @@
 //! `/logged-models/*` handlers (MLflow 3.x `log_model`) and `runs/outputs`.
 
 use super::{Mlflow, empty, run_id_of, validate, write};
+use crate::auth::permissions;
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::search::{self, LoggedModelAttribute, LoggedModelQuery};
 use crate::state::AppState;
@@ -31,12 +33,14 @@ async fn respond(state: &AppState, id: &str) -> Result<Json<LoggedModelResponse>
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<CreateLoggedModel>,
 ) -> Result<Json<LoggedModelResponse>> {
     let experiment_id = experiments::parse_id(validate::required(
         req.experiment_id.as_deref(),
         "experiment_id",
     )?)?;
+    permissions::require_experiment(&state, &caller, experiment_id, Permission::Edit).await?;
     checked(&req.params)?;
     checked(&req.tags)?;
     let name = match req.name.filter(|n| !n.is_empty()) {
@@ -63,7 +67,7 @@ pub async fn create(
     respond(&state, &id).await
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
 pub struct GetQuery {
     allow_deleted: Option<String>,
@@ -71,9 +75,11 @@ pub struct GetQuery {
 
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Mlflow(q): Mlflow<GetQuery>,
 ) -> Result<Json<LoggedModelResponse>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Read).await?;
     let allow_deleted = q
         .allow_deleted
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -85,9 +91,11 @@ pub async fn get(
 /// `PATCH logged-models/{id}`: sets the final status.
 pub async fn finalize(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Mlflow(req): Mlflow<FinalizeLoggedModel>,
 ) -> Result<Json<LoggedModelResponse>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Edit).await?;
     let status = req.status.ok_or_else(|| ApiError::missing("status"))?;
     write(&state.db, (id.clone(), status), |conn, (id, status)| {
         Box::pin(store::finalize(conn, id, *status))
@@ -98,8 +106,10 @@ pub async fn finalize(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Manage).await?;
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, id))).await?;
     Ok(empty())
 }
@@ -107,9 +117,11 @@ pub async fn delete(
 /// `PATCH logged-models/{id}/tags`.
 pub async fn set_tags(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Mlflow(req): Mlflow<LoggedModelKeyValues>,
 ) -> Result<Json<serde_json::Value>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Edit).await?;
     checked(&req.tags)?;
     write(&state.db, (id, req.tags), |conn, (id, tags)| {
         Box::pin(store::set_tags(conn, id, tags))
@@ -121,8 +133,10 @@ pub async fn set_tags(
 /// `DELETE logged-models/{id}/tags/{key}`.
 pub async fn delete_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Edit).await?;
     write(&state.db, (id, key), |conn, (id, key)| {
         Box::pin(store::delete_tag(conn, id, key))
     })
@@ -133,9 +147,11 @@ pub async fn delete_tag(
 /// `POST logged-models/{id}/params`.
 pub async fn log_params(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Mlflow(req): Mlflow<LoggedModelKeyValues>,
 ) -> Result<Json<serde_json::Value>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Edit).await?;
     checked(&req.params)?;
     write(&state.db, (id, req.params), |conn, (id, params)| {
         Box::pin(store::log_params(conn, id, params))
@@ -148,6 +164,7 @@ pub async fn log_params(
 /// (attributes, tags, params) and ordering by attribute.
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SearchLoggedModels>,
 ) -> Result<Json<SearchLoggedModelsResponse>> {
     if req.experiment_ids.is_empty() {
@@ -158,6 +175,8 @@ pub async fn search(
         .iter()
         .map(|id| experiments::parse_id(id))
         .collect::<Result<Vec<_>>>()?;
+    let experiment_ids =
+        permissions::readable_experiments(&state, &caller, &experiment_ids).await?;
     let filter = search::parse_logged_model_filter(req.filter.as_deref().unwrap_or_default())?;
     let limit = validate::max_results(req.max_results, 50, MAX_RESULTS)?;
     let order_by = req
@@ -187,7 +206,7 @@ pub async fn search(
     }))
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ArtifactFileQuery {
     artifact_file_path: Option<String>,
@@ -198,9 +217,11 @@ pub struct ArtifactFileQuery {
 /// relative to the model's root.
 pub async fn list_artifacts(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Mlflow(q): Mlflow<ArtifactFileQuery>,
 ) -> Result<Json<ListArtifactsResponse>> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Read).await?;
     let model = store::get(&state.db, &id, false).await?;
     let rel = crate::artifacts::ArtifactPath::parse(
         q.artifact_directory_path.as_deref().unwrap_or_default(),
@@ -217,10 +238,12 @@ pub async fn list_artifacts(
 /// `GET logged-models/{id}/artifacts/files?artifact_file_path=`: one file.
 pub async fn get_artifact(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     Mlflow(q): Mlflow<ArtifactFileQuery>,
 ) -> Result<Response> {
+    permissions::require_logged_model(&state, &caller, &id, Permission::Read).await?;
     let model = store::get(&state.db, &id, false).await?;
     let rel = crate::artifacts::ArtifactPath::parse(validate::required(
         q.artifact_file_path.as_deref(),
@@ -233,9 +256,11 @@ pub async fn get_artifact(
 /// `POST runs/outputs`: the models a run produced.
 pub async fn log_outputs(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<LogOutputs>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     if req.models.iter().any(|m| m.model_id.is_empty()) {
         return Err(ApiError::missing("model_id"));
     }

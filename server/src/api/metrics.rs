@@ -1,6 +1,8 @@
 //! `/metrics/*` handlers: metric histories.
 
 use super::{Mlflow, run_id_of, validate};
+use crate::auth::permissions;
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::store::metrics::{self as store, HistoryCursor};
@@ -10,9 +12,11 @@ use axum::{Json, extract::State};
 
 pub async fn history(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<GetMetricHistory>,
 ) -> Result<Json<MetricHistoryResponse>> {
     let run_id = run_id_of(&req.run)?;
+    permissions::require_run(&state, &caller, run_id, Permission::Read).await?;
     let key = validate::required(req.metric_key.as_deref(), "metric_key")?;
     let limit = match req.max_results {
         None => None,
@@ -46,6 +50,7 @@ const MAX_BULK_RUNS: usize = 100;
 
 pub async fn bulk_interval(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<GetMetricHistoryBulk>,
 ) -> Result<Json<MetricHistoryResponse>> {
     if req.run_ids.is_empty() {
@@ -76,6 +81,7 @@ pub async fn bulk_interval(
     let mut metrics = Vec::new();
     for run_id in &req.run_ids {
         validate::run_id(run_id)?;
+        permissions::require_run(&state, &caller, run_id, Permission::Read).await?;
         let run = runs::get_row(&state.db, run_id).await?;
         metrics.extend(store::sampled(&state.db, run.id, run_id, key, range, max).await?);
     }
@@ -89,6 +95,7 @@ pub async fn bulk_interval(
 /// `max_results` points in all.
 pub async fn history_bulk(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<GetMetricHistoryBulk>,
 ) -> Result<Json<MetricHistoryResponse>> {
     if req.run_ids.is_empty() {
@@ -105,6 +112,8 @@ pub async fn history_bulk(
     let mut metrics = Vec::new();
     let mut ids = req.run_ids.clone();
     ids.sort();
+    // Every run is checked, also those past the point budget.
+    permissions::require_runs(&state, &caller, &ids, Permission::Read).await?;
     for run_id in &ids {
         if left == 0 {
             break;

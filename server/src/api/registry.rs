@@ -2,6 +2,8 @@
 
 use super::{Mlflow, empty, validate, write};
 use crate::artifacts::ArtifactPath;
+use crate::auth::permissions::{self, Kind};
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::search::{self, RegistryQuery};
 use crate::state::AppState;
@@ -63,8 +65,8 @@ fn alias_of(raw: Option<&str>, setting: bool) -> Result<String> {
                 "'latest' alias name (case insensitive) is reserved.",
             ));
         }
-        let digits = &alias[1..];
-        if alias.starts_with(['v', 'V'])
+        // `strip_prefix`, not `&alias[1..]`: the first character may be several bytes.
+        if let Some(digits) = alias.strip_prefix(['v', 'V'])
             && !digits.is_empty()
             && digits.chars().all(|c| c.is_ascii_digit())
         {
@@ -94,16 +96,33 @@ async fn version_response(
 
 pub async fn create_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<CreateRegisteredModel>,
 ) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
     let tags = checked_tags(req.tags)?;
     let description = description(req.description)?;
+    let owner = super::experiments::owner_of(&caller);
     write(
         &state.db,
-        (name.clone(), description, tags),
-        |conn, (name, description, tags)| {
-            Box::pin(models::create(conn, name, description.as_deref(), tags))
+        (name.clone(), description, tags, owner),
+        |conn, (name, description, tags, owner)| {
+            Box::pin(async move {
+                models::create(conn, name, description.as_deref(), tags).await?;
+                if let Some(owner) = owner {
+                    let id = models::id_in(conn, name).await?;
+                    permissions::grant(
+                        conn,
+                        Kind::RegisteredModel,
+                        id,
+                        "user",
+                        owner,
+                        Permission::Manage,
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
         },
     )
     .await?;
@@ -112,16 +131,21 @@ pub async fn create_model(
 
 pub async fn get_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RegisteredModelName>,
 ) -> Result<Json<RegisteredModelResponse>> {
-    model_response(&state, &name_of(req.name.as_deref())?).await
+    let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Read).await?;
+    model_response(&state, &name).await
 }
 
 pub async fn rename_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RenameRegisteredModel>,
 ) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let new_name = registry::validate_name(req.new_name.as_deref(), "new_name")?;
     write(
         &state.db,
@@ -134,9 +158,11 @@ pub async fn rename_model(
 
 pub async fn update_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<UpdateRegisteredModel>,
 ) -> Result<Json<RegisteredModelResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let description = description(req.description)?;
     write(
         &state.db,
@@ -149,9 +175,11 @@ pub async fn update_model(
 
 pub async fn delete_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RegisteredModelName>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Manage).await?;
     write(&state.db, name, |conn, name| {
         Box::pin(models::delete(conn, name))
     })
@@ -161,6 +189,7 @@ pub async fn delete_model(
 
 pub async fn search_models(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SearchRegistry>,
 ) -> Result<Json<SearchRegisteredModelsResponse>> {
     let limit = validate::max_results(req.max_results, 100, MAX_RESULTS_MODELS)?;
@@ -173,7 +202,13 @@ pub async fn search_models(
         offset,
         limit,
     };
-    let (registered_models, more) = models::search(&state.db, &query).await?;
+    let visible = permissions::readable(
+        &state,
+        &caller,
+        Kind::RegisteredModel,
+        ("registered_models", "id"),
+    );
+    let (registered_models, more) = models::search(&state.db, &query, visible).await?;
     let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(SearchRegisteredModelsResponse {
         registered_models,
@@ -183,9 +218,11 @@ pub async fn search_models(
 
 pub async fn latest_versions(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<GetLatestVersions>,
 ) -> Result<Json<ModelVersionsResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Read).await?;
     let model_versions = versions::latest(&state.db, &name, &req.stages).await?;
     Ok(Json(ModelVersionsResponse {
         model_versions,
@@ -195,9 +232,11 @@ pub async fn latest_versions(
 
 pub async fn set_model_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RegisteredModelTag>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     let tag = checked_tags(vec![KeyValue {
         key,
@@ -216,9 +255,11 @@ pub async fn set_model_tag(
 
 pub async fn delete_model_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RegisteredModelTag>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
     write(&state.db, (name, key), |conn, (name, key)| {
@@ -233,9 +274,11 @@ pub async fn delete_model_tag(
 
 pub async fn set_alias(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelAlias>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let alias = alias_of(req.alias.as_deref(), true)?;
     let version = version_of(req.version.as_deref())?;
     write(
@@ -249,9 +292,11 @@ pub async fn set_alias(
 
 pub async fn delete_alias(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelAlias>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let alias = alias_of(req.alias.as_deref(), false)?;
     write(&state.db, (name, alias), |conn, (name, alias)| {
         Box::pin(models::delete_alias(conn, name, alias))
@@ -263,9 +308,11 @@ pub async fn delete_alias(
 /// `GET registered-models/alias`; `latest` means the highest version, as in MLflow.
 pub async fn get_by_alias(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelAlias>,
 ) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Read).await?;
     let alias = alias_of(req.alias.as_deref(), false)?;
     if alias.eq_ignore_ascii_case("latest") {
         let newest = versions::latest(&state.db, &name, &[])
@@ -380,9 +427,11 @@ async fn storage_location(
 
 pub async fn create_version(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<CreateModelVersion>,
 ) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let source = validate::required(req.source.as_deref(), "source")?.to_owned();
     let tags = checked_tags(req.tags)?;
     let description = description(req.description)?;
@@ -427,18 +476,22 @@ pub async fn create_version(
 
 pub async fn get_version(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Read).await?;
     let version = version_of(req.version.as_deref())?;
     version_response(&state, &name, version).await
 }
 
 pub async fn update_version(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let version = version_of(req.version.as_deref())?;
     let description = description(req.description)?;
     write(
@@ -459,9 +512,11 @@ pub async fn update_version(
 
 pub async fn transition_stage(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<TransitionStage>,
 ) -> Result<Json<ModelVersionResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let version = version_of(req.version.as_deref())?;
     let raw_stage = validate::required(req.stage.as_deref(), "stage")?;
     let stage = versions::canonical_stage(raw_stage)?;
@@ -488,9 +543,11 @@ pub async fn transition_stage(
 
 pub async fn delete_version(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Manage).await?;
     let version = version_of(req.version.as_deref())?;
     write(&state.db, (name, version), |conn, (name, version)| {
         Box::pin(versions::delete(conn, name, *version))
@@ -501,9 +558,11 @@ pub async fn delete_version(
 
 pub async fn download_uri(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<DownloadUriResponse>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Read).await?;
     let version = version_of(req.version.as_deref())?;
     Ok(Json(DownloadUriResponse {
         artifact_uri: versions::download_uri(&state.db, &name, version).await?,
@@ -512,6 +571,7 @@ pub async fn download_uri(
 
 pub async fn search_versions(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SearchRegistry>,
 ) -> Result<Json<ModelVersionsResponse>> {
     let limit = validate::max_results(req.max_results, MAX_RESULTS_VERSIONS, MAX_RESULTS_VERSIONS)?;
@@ -524,7 +584,13 @@ pub async fn search_versions(
         offset,
         limit,
     };
-    let (model_versions, more) = versions::search(&state.db, &query).await?;
+    let visible = permissions::readable(
+        &state,
+        &caller,
+        Kind::RegisteredModel,
+        ("model_versions", "registered_model_id"),
+    );
+    let (model_versions, more) = versions::search(&state.db, &query, visible).await?;
     let next_page_token = super::next_page_token(more, offset, limit);
     Ok(Json(ModelVersionsResponse {
         model_versions,
@@ -534,9 +600,11 @@ pub async fn search_versions(
 
 pub async fn set_version_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let version = version_of(req.version.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     let tag = checked_tags(vec![KeyValue {
@@ -559,9 +627,11 @@ pub async fn set_version_tag(
 
 pub async fn delete_version_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<ModelVersionRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let name = name_of(req.name.as_deref())?;
+    permissions::require_model(&state, &caller, &name, Permission::Edit).await?;
     let version = version_of(req.version.as_deref())?;
     let key = validate::required(req.key.as_deref(), "key")?.to_owned();
     validate::key(&key, validate::Key::Tag)?;
@@ -572,4 +642,20 @@ pub async fn delete_version_tag(
     )
     .await?;
     Ok(empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alias_of;
+
+    /// Found by schemathesis: an alias starting with a two-byte character panicked on a
+    /// byte slice and dropped the connection.
+    #[test]
+    fn aliases_starting_with_multibyte_characters_are_checked_not_sliced() {
+        assert_eq!(alias_of(Some("¹æ"), true).unwrap(), "¹æ");
+        assert_eq!(alias_of(Some("éa"), true).unwrap(), "éa");
+        assert!(alias_of(Some("v12"), true).is_err());
+        assert_eq!(alias_of(Some("v1x"), true).unwrap(), "v1x");
+        assert_eq!(alias_of(Some("v"), true).unwrap(), "v");
+    }
 }

@@ -1,6 +1,8 @@
 //! `/runs/*` handlers: run lifecycle, logging, and search.
 
 use super::{Mlflow, empty, run_id_of, validate, write};
+use crate::auth::permissions;
+use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Result};
 use crate::search::{self, RunQuery};
 use crate::state::AppState;
@@ -13,6 +15,7 @@ use axum::{Json, extract::State};
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<CreateRun>,
 ) -> Result<Json<RunResponse>> {
     // An empty experiment id means the Default experiment, as in MLflow.
@@ -20,13 +23,25 @@ pub async fn create(
         Some(id) => experiments::parse_id(id)?,
         None => experiments::DEFAULT_EXPERIMENT_ID,
     };
-    let tags = checked_tags(req.tags)?;
+    permissions::require_experiment(&state, &caller, experiment_id, Permission::Edit).await?;
+    let mut tags = checked_tags(req.tags)?;
+    // An authenticated caller's runs carry who they are, whatever the client says.
+    let user_id = if caller.is_anonymous() {
+        req.user_id.unwrap_or_default()
+    } else {
+        tags.retain(|t| t.key != "mlflow.user");
+        tags.push(KeyValue {
+            key: "mlflow.user".into(),
+            value: caller.username.clone(),
+        });
+        caller.username.clone()
+    };
     let name = store::resolve_name(req.run_name.as_deref(), &tags)?;
     let tag_count = tags.len();
     let new = store::NewRun {
         run_uuid: uuid::Uuid::new_v4().simple().to_string(),
         experiment_id,
-        user_id: req.user_id.unwrap_or_default(),
+        user_id,
         run_name: req.run_name,
         start_time: req.start_time,
         tags,
@@ -54,9 +69,11 @@ fn checked_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
 
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RunIdRequest>,
 ) -> Result<Json<RunResponse>> {
     let id = run_id_of(&req)?;
+    permissions::require_run(&state, &caller, id, Permission::Read).await?;
     Ok(Json(RunResponse {
         run: store::get(&state.db, id).await?,
     }))
@@ -64,9 +81,11 @@ pub async fn get(
 
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<UpdateRun>,
 ) -> Result<Json<UpdateRunResponse>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     let status = req.status.as_deref().map(store::parse_status).transpose()?;
     let info = write(
         &state.db,
@@ -81,18 +100,22 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RunIdRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Manage).await?;
     write(&state.db, id, |conn, id| Box::pin(store::delete(conn, id))).await?;
     Ok(empty())
 }
 
 pub async fn restore(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RunIdRequest>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Manage).await?;
     write(&state.db, id, |conn, id| Box::pin(store::restore(conn, id))).await?;
     Ok(empty())
 }
@@ -117,9 +140,11 @@ fn point(
 
 pub async fn log_metric(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<LogMetric>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     let p = point(req.key, req.value, req.timestamp, req.step)?;
     state.points.log(id, p).await?;
     Ok(empty())
@@ -141,9 +166,11 @@ fn tag(key: Option<String>, value: Option<String>) -> Result<KeyValue> {
 
 pub async fn log_param(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RunKeyValue>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     let p = param(req.key, req.value)?;
     let backend = state.db.backend;
     write(&state.db, (id, p), move |conn, (id, p)| {
@@ -159,9 +186,11 @@ pub async fn log_param(
 
 pub async fn set_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<RunKeyValue>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     set_run_tag(&state.db, id, req.key, req.value).await?;
     Ok(empty())
 }
@@ -189,9 +218,11 @@ pub(crate) async fn set_run_tag(
 
 pub async fn delete_tag(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<DeleteTag>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     delete_run_tag(&state.db, id, req.key).await?;
     Ok(empty())
 }
@@ -276,9 +307,11 @@ fn batch(req: LogBatch) -> Result<Batch> {
 
 pub async fn log_batch(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<LogBatch>,
 ) -> Result<Json<serde_json::Value>> {
     let b = batch(req)?;
+    permissions::require_run(&state, &caller, &b.run_id, Permission::Edit).await?;
     let counts = (b.metrics.len(), b.params.len(), b.tags.len());
     let backend = state.db.backend;
     write(&state.db, b, move |conn, b| {
@@ -297,9 +330,11 @@ pub async fn log_batch(
 
 pub async fn log_inputs(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<LogInputs>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     for input in &req.datasets {
         let d = &input.dataset;
         validate::length(&d.name, 500, "dataset.name")?;
@@ -336,9 +371,11 @@ pub async fn log_inputs(
 /// `runs/log-model`, which MLflow 2.x clients call for every logged model.
 pub async fn log_model(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<LogModel>,
 ) -> Result<Json<serde_json::Value>> {
     let id = run_id_of(&req.run)?.to_owned();
+    permissions::require_run(&state, &caller, &id, Permission::Edit).await?;
     let model_json = validate::required(req.model_json.as_deref(), "model_json")?;
     let model: serde_json::Value = serde_json::from_str(model_json).map_err(|e| {
         ApiError::invalid(format!(
@@ -364,6 +401,7 @@ pub async fn log_model(
 
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Mlflow(req): Mlflow<SearchRuns>,
 ) -> Result<Json<SearchRunsResponse>> {
     let limit = validate::max_results(req.max_results, 1000, validate::MAX_RESULTS_RUNS)?;
@@ -380,6 +418,10 @@ pub async fn search(
     } else {
         Some(Columns::parse(&req.columns)?)
     };
+    // Only the experiments the caller may read (one statement); the page query is then
+    // exact, so paging stays correct.
+    let experiment_ids =
+        permissions::readable_experiments(&state, &caller, &experiment_ids).await?;
     if experiment_ids.is_empty() {
         return Ok(Json(SearchRunsResponse {
             runs: Vec::new(),

@@ -12,9 +12,7 @@
 //!   cannot run in one); it takes no lock that blocks reads or writes.
 //! - Both: job runs older than `HISTORY` and replicas not seen for `REPLICAS` are
 //!   forgotten.
-//!
-//! Expired sessions and API tokens will be removed here too, once authentication exists
-//! (it has no tables yet).
+//! - Browser sessions past their expiry are deleted (`auth::session::delete_expired`).
 
 use crate::db::{Backend, Db};
 use crate::error::Result;
@@ -26,20 +24,6 @@ use sqlx::Executor;
 pub const HISTORY: i64 = 90 * 24 * 3600 * 1000;
 /// How long a replica that stopped renewing its heartbeat is listed.
 pub const REPLICAS: i64 = 24 * 3600 * 1000;
-
-/// The tables that grow with use; PostgreSQL vacuums these.
-const BIG_TABLES: &[&str] = &[
-    "metrics",
-    "latest_metrics",
-    "params",
-    "tags",
-    "runs",
-    "experiments",
-    "experiment_tags",
-    "run_inputs",
-    "datasets",
-    "job_runs",
-];
 
 /// Runs the upkeep; returns the number of rows forgotten plus the tables maintained.
 pub async fn run(db: &Db) -> Result<u64> {
@@ -63,13 +47,16 @@ pub async fn run(db: &Db) -> Result<u64> {
         Backend::Postgres => {
             // A plain string runs as a simple query: no implicit transaction around it.
             let mut conn = db.pool.acquire().await?;
-            conn.execute(format!("VACUUM (ANALYZE) {}", BIG_TABLES.join(", ")).as_str())
+            // The tables that grow with use, and the job history.
+            let tables = [super::statistics::TABLES, &["job_runs"]].concat();
+            conn.execute(format!("VACUUM (ANALYZE) {}", tables.join(", ")).as_str())
                 .await?;
-            BIG_TABLES.len() as u64
+            tables.len() as u64
         }
     };
     let now = now_ms();
     let forgotten = history::forget(db, now - HISTORY).await?
-        + lease::forget_replicas(db, now - REPLICAS).await?;
+        + lease::forget_replicas(db, now - REPLICAS).await?
+        + crate::auth::session::delete_expired(db).await?;
     Ok(maintained + forgotten)
 }

@@ -148,14 +148,23 @@ pub async fn stage(conn: &mut Conn, id: i64) -> Result<String> {
 }
 
 /// Searches with MLflow's experiment filter and ordering; one page plus a flag telling
-/// whether more follow.
-pub async fn search(db: &Db, query: &ExperimentQuery<'_>) -> Result<(Vec<Experiment>, bool)> {
+/// whether more follow. `visible` (from `auth::permissions::readable`) keeps only the
+/// experiments the caller may read, in the statement itself, so pages stay exact.
+pub async fn search(
+    db: &Db,
+    query: &ExperimentQuery<'_>,
+    visible: Option<sea_query::SimpleExpr>,
+) -> Result<(Vec<Experiment>, bool)> {
     let page_size = query.limit as usize;
     let probe = ExperimentQuery {
         limit: query.limit + 1,
         ..query.clone()
     };
-    let (sql, values) = build(&search::experiments_page(&probe, db.backend), db.backend);
+    let mut statement = search::experiments_page(&probe, db.backend);
+    if let Some(visible) = visible {
+        statement.and_where(visible);
+    }
+    let (sql, values) = build(&statement, db.backend);
     let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
     let more = rows.len() > page_size;
     let mut experiments = rows

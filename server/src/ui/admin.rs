@@ -55,6 +55,9 @@ fn item(e: gc::TrashEntry) -> TrashItem {
     }
 }
 
+/// What a non-admin sees on the admin pages.
+const ADMIN_ONLY: &str = "Permission denied: only administrators may use the administration pages.";
+
 impl Store {
     async fn overview(&self) -> crate::error::Result<AdminOverview> {
         let jobs = &self.0;
@@ -117,11 +120,21 @@ impl Store {
 
 impl AdminStore for Store {
     fn overview(&self) -> BoxFuture<'_, Result<AdminOverview, String>> {
-        Box::pin(async move { Store::overview(self).await.map_err(|e| e.message) })
+        let admin = super::caller().is_admin;
+        Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
+            Store::overview(self).await.map_err(|e| e.message)
+        })
     }
 
     fn gc_preview(&self) -> BoxFuture<'_, Result<GcPreview, String>> {
+        let admin = super::caller().is_admin;
         Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
             let retention = self.0.config.gc_retention;
             let request = GcRequest {
                 older_than: Some(retention),
@@ -147,14 +160,22 @@ impl AdminStore for Store {
     }
 
     fn run_now(&self, job: String) -> BoxFuture<'_, Result<(), String>> {
+        let admin = super::caller().is_admin;
         Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
             let kind = JobKind::parse(&job).ok_or_else(|| format!("There is no job '{job}'."))?;
             self.0.request_now(kind).await.map_err(|e| e.message)
         })
     }
 
     fn trash(&self) -> BoxFuture<'_, Result<Trash, String>> {
+        let admin = super::caller().is_admin;
         Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
             let (experiments, runs) = gc::trash(&self.0.db, TRASH_LIMIT)
                 .await
                 .map_err(|e| e.message)?;
@@ -166,7 +187,11 @@ impl AdminStore for Store {
     }
 
     fn restore(&self, kind: String, id: String) -> BoxFuture<'_, Result<(), String>> {
+        let admin = super::caller().is_admin;
         Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
             let db = &self.0.db;
             match kind.as_str() {
                 "experiment" => {
@@ -184,7 +209,11 @@ impl AdminStore for Store {
     }
 
     fn delete_now(&self, kind: String, id: String) -> BoxFuture<'_, Result<(), String>> {
+        let admin = super::caller().is_admin;
         Box::pin(async move {
+            if !admin {
+                return Err(ADMIN_ONLY.to_owned());
+            }
             let request = match kind.as_str() {
                 "experiment" => GcRequest {
                     experiment_ids: vec![id],

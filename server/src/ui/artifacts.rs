@@ -3,8 +3,10 @@
 
 use crate::api::artifacts::served_root;
 use crate::artifacts::{ArtifactPath, Artifacts};
+use crate::auth::{Permission, permissions};
 use crate::db::Db;
 use crate::error::Result;
+use crate::state::AppState;
 use crate::store::runs;
 use app::pages::artifacts::{
     ArtifactEntry, ArtifactView, Kind, PREVIEW_BYTES, PREVIEW_MAX_FILE, PREVIEW_ROWS, Preview,
@@ -13,10 +15,7 @@ use app::pages::artifacts::{
 use app::pages::ssr::BoxFuture;
 use futures::TryStreamExt;
 
-pub struct Store {
-    pub db: Db,
-    pub artifacts: Artifacts,
-}
+pub struct Store(pub AppState);
 
 impl ArtifactStore for Store {
     fn artifact_view(
@@ -24,8 +23,12 @@ impl ArtifactStore for Store {
         run_id: String,
         path: String,
     ) -> BoxFuture<'_, Result<ArtifactView, String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            view(&self.db, &self.artifacts, &run_id, &path)
+            permissions::require_run(&self.0, &caller, &run_id, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            view(&self.0.db, &self.0.artifacts, &run_id, &path)
                 .await
                 .map_err(|e| e.message)
         })

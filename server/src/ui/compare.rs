@@ -1,21 +1,29 @@
 //! The compare page's store: runs with their metric summaries, and the scatter SVG.
 
+use crate::auth::{Permission, permissions};
 use crate::db::Db;
 use crate::error::{ApiError, Result};
 use crate::plot::render;
+use crate::state::AppState;
 use crate::store::{run_data, runs};
 use app::pages::compare::{ComparedRun, MAX_COMPARED, Scatter, ssr::CompareStore};
 use app::pages::ssr::BoxFuture;
 use std::collections::HashMap;
 
-pub struct Store(pub Db);
+pub struct Store(pub AppState);
 
 impl CompareStore for Store {
     fn compared_runs(
         &self,
         run_ids: Vec<String>,
     ) -> BoxFuture<'_, Result<Vec<ComparedRun>, String>> {
-        Box::pin(async move { load(&self.0, &run_ids).await.map_err(|e| e.message) })
+        let caller = super::caller();
+        Box::pin(async move {
+            permissions::require_runs(&self.0, &caller, &run_ids, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            load(&self.0.db, &run_ids).await.map_err(|e| e.message)
+        })
     }
 
     fn scatter(
@@ -24,8 +32,12 @@ impl CompareStore for Store {
         x: String,
         y: String,
     ) -> BoxFuture<'_, Result<Scatter, String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            let runs = load(&self.0, &run_ids).await.map_err(|e| e.message)?;
+            permissions::require_runs(&self.0, &caller, &run_ids, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            let runs = load(&self.0.db, &run_ids).await.map_err(|e| e.message)?;
             for axis in [&x, &y] {
                 if !axis.starts_with("params.") && !axis.starts_with("metrics.") {
                     return Err(format!(

@@ -19,6 +19,7 @@ impl ExperimentsStore for Store {
         filter: String,
         view: ViewType,
     ) -> BoxFuture<'_, Result<Vec<ExperimentRow>, String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let db = &self.0.db;
             let filter = search::parse_experiment_filter(&filter).map_err(|e| e.to_string())?;
@@ -29,7 +30,13 @@ impl ExperimentsStore for Store {
                 offset: 0,
                 limit: 1000,
             };
-            let (list, _) = store::experiments::search(db, &query)
+            let visible = crate::auth::permissions::readable(
+                &self.0,
+                &caller,
+                crate::auth::permissions::Kind::Experiment,
+                ("experiments", "experiment_id"),
+            );
+            let (list, _) = store::experiments::search(db, &query, visible)
                 .await
                 .map_err(|e| e.message)?;
             let ids: Vec<i64> = list
@@ -59,12 +66,13 @@ impl ExperimentsStore for Store {
     }
 
     fn create_experiment(&self, name: String) -> BoxFuture<'_, Result<String, String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let req = CreateExperiment {
                 name: Some(name),
                 ..Default::default()
             };
-            api::create(State(self.0.clone()), Mlflow(req))
+            api::create(State(self.0.clone()), caller, Mlflow(req))
                 .await
                 .map(|r| r.0.experiment_id)
                 .map_err(|e| e.message)
@@ -72,12 +80,13 @@ impl ExperimentsStore for Store {
     }
 
     fn rename_experiment(&self, id: String, new_name: String) -> BoxFuture<'_, Result<(), String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let req = UpdateExperiment {
                 experiment_id: Some(id),
                 new_name: Some(new_name),
             };
-            api::update(State(self.0.clone()), Mlflow(req))
+            api::update(State(self.0.clone()), caller, Mlflow(req))
                 .await
                 .map(drop)
                 .map_err(|e| e.message)
@@ -85,11 +94,12 @@ impl ExperimentsStore for Store {
     }
 
     fn delete_experiment(&self, id: String) -> BoxFuture<'_, Result<(), String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let req = ExperimentIdRequest {
                 experiment_id: Some(id),
             };
-            api::delete(State(self.0.clone()), Mlflow(req))
+            api::delete(State(self.0.clone()), caller, Mlflow(req))
                 .await
                 .map(drop)
                 .map_err(|e| e.message)
@@ -97,11 +107,12 @@ impl ExperimentsStore for Store {
     }
 
     fn restore_experiment(&self, id: String) -> BoxFuture<'_, Result<(), String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let req = ExperimentIdRequest {
                 experiment_id: Some(id),
             };
-            api::restore(State(self.0.clone()), Mlflow(req))
+            api::restore(State(self.0.clone()), caller, Mlflow(req))
                 .await
                 .map(drop)
                 .map_err(|e| e.message)

@@ -20,14 +20,21 @@ pub const EXPORT_PAGE: u64 = 500;
 
 pub async fn runs_csv(
     State(state): State<AppState>,
+    caller: crate::auth::Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let req = GridRequest::from_url("", query.as_deref().unwrap_or_default());
-    let plan = Arc::new(
-        Plan::new(&state.db, &req)
-            .await
-            .map_err(ApiError::invalid)?,
-    );
+    let mut req = GridRequest::from_url("", query.as_deref().unwrap_or_default());
+    // Logged in, "My runs" are the caller's (as on the page).
+    if !caller.is_anonymous() {
+        req.user = Some(caller.username.clone());
+    }
+    let plan = Arc::new(Plan::new(&state, &caller, &req).await.map_err(|message| {
+        if message.starts_with("Permission denied") {
+            crate::auth::permissions::denied("read this experiment")
+        } else {
+            ApiError::invalid(message)
+        }
+    })?);
     let mut header_row = vec![
         "run_id".to_owned(),
         "experiment_id".to_owned(),
@@ -78,12 +85,25 @@ fn record(run: &Loaded, columns: &[Column]) -> Vec<String> {
     ];
     out.extend(columns.iter().map(|c| match run.value(c) {
         Cell::Empty => String::new(),
-        Cell::Text(s) => s,
+        Cell::Text(s) => defuse_formula(s),
         Cell::Number(f) => f.to_string(),
         Cell::Time(ms) => iso_time(ms),
         Cell::Duration(ms) => format!("{}", ms as f64 / 1000.0),
     }));
     out
+}
+
+/// Guards against spreadsheet formula injection (OWASP "CSV injection"): a text cell
+/// that a spreadsheet would evaluate (it starts with `=`, `+`, `-`, `@`, tab or CR) gets
+/// a leading `'`, which spreadsheets show as text. A plain number (`-0.5`, a param logged
+/// as a string) cannot be a formula and is left as it is.
+fn defuse_formula(s: String) -> String {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && s.trim().parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s
+    }
 }
 
 /// `2026-01-31T12:30:05.123Z`.
@@ -125,5 +145,26 @@ mod tests {
             "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\" pad\",ü\r\n"
         );
         assert_eq!(iso_time(1_769_862_605_123), "2026-01-31T12:30:05.123Z");
+    }
+
+    #[test]
+    fn formulas_are_exported_as_text() {
+        for (cell, want) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-0.5", "-0.5"),
+            ("+1e3", "+1e3"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(defuse_formula(cell.to_owned()), want, "{cell:?}");
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! The registry pages' store, over the registry store and its search compiler.
 
-use crate::db::Db;
+use crate::auth::Permission;
+use crate::auth::permissions::{self, Kind};
 use crate::error::{ApiError, Result};
 use crate::search::{self, RegistryQuery};
+use crate::state::AppState;
 use crate::store::registry::{models, versions};
 use app::models::{ErrorCode, ModelVersion, RegisteredModel};
 use app::pages::models::{ModelWithVersions, ssr::ModelsStore};
 use app::pages::ssr::BoxFuture;
 
-pub struct Store(pub Db);
+pub struct Store(pub AppState);
 
 /// Models the list shows, and versions a model page shows, at most.
 const LIMIT: u64 = 500;
@@ -25,6 +27,7 @@ fn found<T>(r: Result<T>) -> Result<Option<T>, String> {
 
 impl ModelsStore for Store {
     fn search_models(&self, filter: String) -> BoxFuture<'_, Result<Vec<RegisteredModel>, String>> {
+        let caller = super::caller();
         Box::pin(async move {
             let run = async {
                 let filter = search::parse_registered_model_filter(&filter)?;
@@ -35,15 +38,25 @@ impl ModelsStore for Store {
                     offset: 0,
                     limit: LIMIT,
                 };
-                Ok::<_, ApiError>(models::search(&self.0, &query).await?.0)
+                let visible = permissions::readable(
+                    &self.0,
+                    &caller,
+                    Kind::RegisteredModel,
+                    ("registered_models", "id"),
+                );
+                Ok::<_, ApiError>(models::search(&self.0.db, &query, visible).await?.0)
             };
             run.await.map_err(|e| e.message)
         })
     }
 
     fn model(&self, name: String) -> BoxFuture<'_, Result<Option<ModelWithVersions>, String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            let Some(model) = found(models::get(&self.0, &name).await)? else {
+            permissions::require_model(&self.0, &caller, &name, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            let Some(model) = found(models::get(&self.0.db, &name).await)? else {
                 return Ok(None);
             };
             let run = async {
@@ -59,7 +72,8 @@ impl ModelsStore for Store {
                     offset: 0,
                     limit: LIMIT,
                 };
-                Ok::<_, ApiError>(versions::search(&self.0, &query).await?.0)
+                // The model's READ was checked above; this is its own version list.
+                Ok::<_, ApiError>(versions::search(&self.0.db, &query, None).await?.0)
             };
             let list = run.await.map_err(|e| e.message)?;
             Ok(Some((model, list)))
@@ -71,12 +85,16 @@ impl ModelsStore for Store {
         name: String,
         version: String,
     ) -> BoxFuture<'_, Result<Option<ModelVersion>, String>> {
+        let caller = super::caller();
         Box::pin(async move {
+            permissions::require_model(&self.0, &caller, &name, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
             // A version that is not a number names no version.
             let Ok(v) = versions::parse_version(&version) else {
                 return Ok(None);
             };
-            found(versions::get(&self.0, &name, v).await)
+            found(versions::get(&self.0.db, &name, v).await)
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The plot page's store and the `/plot.svg` image route, both over `crate::plot`.
 
-use crate::db::Db;
+use crate::auth::{Caller, Permission, permissions};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use app::pages::plot::{PlotData, PlotQuery, ssr::PlotStore};
@@ -10,12 +10,16 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
-pub struct Store(pub Db);
+pub struct Store(pub AppState);
 
 impl PlotStore for Store {
     fn plot(&self, query: PlotQuery) -> BoxFuture<'_, Result<PlotData, String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            crate::plot::build(&self.0, &query)
+            permissions::require_runs(&self.0, &caller, &query.runs, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            crate::plot::build(&self.0.db, &query)
                 .await
                 .map_err(|e| e.message)
         })
@@ -29,9 +33,11 @@ pub const DOWNSAMPLED_HEADER: &str = "x-ferroflow-downsampled";
 /// are a 400 and unknown runs a 404, in MLflow's error JSON like the API.
 pub async fn svg(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let query = PlotQuery::parse(|k| params.get(k).cloned()).map_err(ApiError::invalid)?;
+    permissions::require_runs(&state, &caller, &query.runs, Permission::Read).await?;
     let data = crate::plot::build(&state.db, &query).await?;
     let downsampled = if data.downsampled() { "true" } else { "false" };
     let mut response = data.svg.into_response();

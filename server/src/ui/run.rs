@@ -1,24 +1,31 @@
 //! The run page's store: the run with its summaries, family and registered versions, and
 //! tag edits through the same validation and writer as the API.
 
+use crate::auth::permissions::{self, Kind};
+use crate::auth::{Caller, Permission};
 use crate::db::Db;
 use crate::error::{ApiError, Result};
 use crate::search::{self, RegistryQuery};
+use crate::state::AppState;
 use crate::store::{experiments, registry, run_data, runs};
 use app::models::ErrorCode;
 use app::pages::run::{RunDetails, RunLink, ssr::RunStore};
 use app::pages::ssr::BoxFuture;
 use sqlx::Row;
 
-pub struct Store(pub Db);
+pub struct Store(pub AppState);
 
 /// Versions of one run the page lists at most.
 const MAX_VERSIONS: u64 = 100;
 
 impl RunStore for Store {
     fn run_details(&self, run_id: String) -> BoxFuture<'_, Result<Option<RunDetails>, String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            match details(&self.0, &run_id).await {
+            permissions::require_run(&self.0, &caller, &run_id, Permission::Read)
+                .await
+                .map_err(|e| e.message)?;
+            match details(&self.0, &caller, &run_id).await {
                 Ok(d) => Ok(Some(d)),
                 Err(e) if e.code == ErrorCode::ResourceDoesNotExist => Ok(None),
                 Err(e) => Err(e.message),
@@ -32,23 +39,32 @@ impl RunStore for Store {
         key: String,
         value: String,
     ) -> BoxFuture<'_, Result<(), String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            crate::api::runs::set_run_tag(&self.0, run_id, Some(key), Some(value))
+            permissions::require_run(&self.0, &caller, &run_id, Permission::Edit)
+                .await
+                .map_err(|e| e.message)?;
+            crate::api::runs::set_run_tag(&self.0.db, run_id, Some(key), Some(value))
                 .await
                 .map_err(|e| e.message)
         })
     }
 
     fn delete_tag(&self, run_id: String, key: String) -> BoxFuture<'_, Result<(), String>> {
+        let caller = super::caller();
         Box::pin(async move {
-            crate::api::runs::delete_run_tag(&self.0, run_id, Some(key))
+            permissions::require_run(&self.0, &caller, &run_id, Permission::Edit)
+                .await
+                .map_err(|e| e.message)?;
+            crate::api::runs::delete_run_tag(&self.0.db, run_id, Some(key))
                 .await
                 .map_err(|e| e.message)
         })
     }
 }
 
-async fn details(db: &Db, run_id: &str) -> Result<RunDetails> {
+async fn details(state: &AppState, caller: &Caller, run_id: &str) -> Result<RunDetails> {
+    let db = &state.db;
     let row = runs::get_row(db, run_id).await?;
     let id = row.id;
     let experiment_id = experiments::parse_id(&row.info.experiment_id)?;
@@ -74,7 +90,7 @@ async fn details(db: &Db, run_id: &str) -> Result<RunDetails> {
     };
     Ok(RunDetails {
         children: children(db, run_id).await?,
-        model_versions: versions_of(db, run_id).await?,
+        model_versions: versions_of(state, caller, run_id).await?,
         experiment_name,
         metrics,
         parent,
@@ -104,7 +120,12 @@ async fn children(db: &Db, run_id: &str) -> Result<Vec<RunLink>> {
 }
 
 /// Model versions registered from this run, through the registry's own search.
-async fn versions_of(db: &Db, run_id: &str) -> Result<Vec<app::models::ModelVersion>> {
+/// Only versions of models the caller may read.
+async fn versions_of(
+    state: &AppState,
+    caller: &Caller,
+    run_id: &str,
+) -> Result<Vec<app::models::ModelVersion>> {
     let filter =
         search::parse_model_version_filter(&format!("run_id = '{}'", run_id.replace('\'', "''")))?;
     let query = RegistryQuery {
@@ -113,5 +134,13 @@ async fn versions_of(db: &Db, run_id: &str) -> Result<Vec<app::models::ModelVers
         offset: 0,
         limit: MAX_VERSIONS,
     };
-    Ok(registry::versions::search(db, &query).await?.0)
+    let visible = permissions::readable(
+        state,
+        caller,
+        Kind::RegisteredModel,
+        ("model_versions", "registered_model_id"),
+    );
+    Ok(registry::versions::search(&state.db, &query, visible)
+        .await?
+        .0)
 }

@@ -3,11 +3,15 @@
 
 #![allow(dead_code)]
 
+pub mod auth;
+
 use ferroflow::config::Config;
 use ferroflow::db::DatabaseUri;
 use ferroflow::startup::Application;
 use serde_json::{Value, json};
 use sqlx::Connection;
+
+pub mod oidc;
 
 pub struct TestApp {
     pub base: String,
@@ -41,6 +45,11 @@ pub async fn fresh_postgres() -> String {
 }
 
 pub async fn spawn(backend: &str) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// `spawn` with the configuration changed by `configure` first.
+pub async fn spawn_with(backend: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("warn")
@@ -63,9 +72,13 @@ pub async fn spawn(backend: &str) -> TestApp {
         artifacts_destination: dir.path().join("artifacts").to_string_lossy().into_owned(),
         site_root: dir.path().join("site"),
         shutdown_timeout: std::time::Duration::from_secs(30),
+        max_in_flight: 512,
         // Jobs are driven by the tests that test them, never behind another test's back.
         jobs: ferroflow::jobs::JobsConfig::disabled(),
+        auth: ferroflow::auth::AuthConfig::None,
     };
+    let mut config = config;
+    configure(&mut config);
     let app = Application::build(config).await.expect("server starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
@@ -73,7 +86,11 @@ pub async fn spawn(backend: &str) -> TestApp {
     let artifacts_dir = dir.path().join("artifacts");
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        // A request that never gets an answer fails its test instead of stalling CI.
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .unwrap(),
         db,
         store_uri,
         artifacts_dir,

@@ -217,15 +217,21 @@ pub async fn get(db: &Db, name: &str) -> Result<RegisteredModel> {
 }
 
 /// One page of a search, plus whether more follow.
-pub async fn search(db: &Db, query: &RegistryQuery<'_>) -> Result<(Vec<RegisteredModel>, bool)> {
+pub async fn search(
+    db: &Db,
+    query: &RegistryQuery<'_>,
+    visible: Option<sea_query::SimpleExpr>,
+) -> Result<(Vec<RegisteredModel>, bool)> {
     let probe = RegistryQuery {
         limit: query.limit + 1,
         ..query.clone()
     };
-    let (sql, values) = build(
-        &search::registered_models_page(&probe, db.backend),
-        db.backend,
-    );
+    let mut statement = search::registered_models_page(&probe, db.backend);
+    // The caller's read permission (`auth::permissions::readable`), in the statement.
+    if let Some(visible) = visible {
+        statement.and_where(visible);
+    }
+    let (sql, values) = build(&statement, db.backend);
     let ids: Vec<i64> = sqlx::query_scalar_with(&sql, values)
         .fetch_all(&db.pool)
         .await?;

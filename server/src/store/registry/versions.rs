@@ -361,12 +361,21 @@ pub async fn latest(db: &Db, name: &str, stages: &[String]) -> Result<Vec<ModelV
 }
 
 /// One page of `search_model_versions`, plus whether more follow.
-pub async fn search(db: &Db, query: &RegistryQuery<'_>) -> Result<(Vec<ModelVersion>, bool)> {
+pub async fn search(
+    db: &Db,
+    query: &RegistryQuery<'_>,
+    visible: Option<sea_query::SimpleExpr>,
+) -> Result<(Vec<ModelVersion>, bool)> {
     let probe = RegistryQuery {
         limit: query.limit + 1,
         ..query.clone()
     };
-    let (sql, values) = build(&search::model_versions_page(&probe, db.backend), db.backend);
+    let mut statement = search::model_versions_page(&probe, db.backend);
+    // The caller's read permission (`auth::permissions::readable`), in the statement.
+    if let Some(visible) = visible {
+        statement.and_where(visible);
+    }
+    let (sql, values) = build(&statement, db.backend);
     let keys: Vec<(i64, i64)> = sqlx::query_with(&sql, values)
         .fetch_all(&db.pool)
         .await?
