@@ -3,7 +3,8 @@
 # Everything comes from crates.io, PyPI, npm or Debian.
 #   scripts/setup.sh            build tools: wasm target, wasm-bindgen-cli, cargo-leptos
 #   scripts/setup.sh --release  also wasm-opt, which release builds run
-#   scripts/setup.sh --test     also PostgreSQL running, the Python venv, chromium, Playwright
+#   scripts/setup.sh --test     also PostgreSQL running, the Python venv, chromium, Playwright,
+#                               cargo-fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,8 +64,13 @@ test_tools() {
   apt_install chromium wrk
   postgres_up
   scripts/python-env.sh >/dev/null
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
-    log "installing Playwright (no browser download: Debian's chromium is used)"
+  if ! command -v cargo-fuzz >/dev/null; then
+    log "installing cargo-fuzz (scripts/fuzz.sh; a few minutes, once)"
+    cargo install cargo-fuzz --locked
+  fi
+  # Playwright, and the OIDC provider (npm oidc-provider) that the login tests start.
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/oidc-provider ]; then
+    log "installing Playwright (no browser download: Debian's chromium is used) and oidc-provider"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
   fi
 }

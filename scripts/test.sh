@@ -4,8 +4,11 @@
 #   2. the mlflow-client compatibility suite against the built server, on SQLite and PostgreSQL,
 #      and its artifact and registry tests again with artifacts in S3-compatible storage
 #      (moto's S3 server on loopback)
-#   3. the browser tests (Playwright driving Debian's chromium) against a seeded server
-#   4. the benchmark at its --quick size against ferroflow, MLflow and FastTrackML, so it
+#   3. the browser tests (Playwright driving Debian's chromium) against a seeded server,
+#      and the login tests against a server with --auth oidc and a real OIDC provider
+#      (npm oidc-provider, end2end/oidc/provider.mjs) on loopback
+#   4. fuzzing (20 s per target) and schemathesis against the served OpenAPI description
+#   5. the benchmark at its --quick size against ferroflow, MLflow and FastTrackML, so it
 #      never rots (it asserts that every server answered correctly, not how fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,11 +31,20 @@ cargo fmt --all --check
 log "Rust tests"
 cargo test --workspace --exclude frontend
 
+# Needs node (end2end/node_modules, for the OIDC provider fixture) and the python venv,
+# so plain `cargo test` skips it.
+log "Access with real clients: the mlflow client with tokens and Basic auth, provider JWTs"
+cargo test -p ferroflow --test auth_clients -- --ignored
+
+log "Fuzzing: each target 20 s from its committed corpus (scripts/fuzz.sh)"
+FUZZ_BUILD=dev scripts/fuzz.sh 20
+
 log "Building the site (server binary, WASM bundle, CSS)"
 cargo leptos build
 
 SERVER_PID=""
 MOTO_PID=""
+OIDC_PID=""
 WORK=$(mktemp -d)
 stop_server() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -42,20 +54,25 @@ stop_moto() {
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
   MOTO_PID=""
 }
-trap 'stop_server; stop_moto; rm -rf "$WORK"' EXIT
+stop_oidc() {
+  if [ -n "$OIDC_PID" ]; then kill "$OIDC_PID" 2>/dev/null || true; wait "$OIDC_PID" 2>/dev/null || true; fi
+  OIDC_PID=""
+}
+trap 'stop_server; stop_moto; stop_oidc; rm -rf "$WORK"' EXIT
 
 free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server STORE_URI [ARTIFACTS_DESTINATION]: starts ferroflow on a free port, sets
-# FERROFLOW_URL. Artifacts go to a fresh folder unless a destination is given.
+# start_server STORE_URI [ARTIFACTS_DESTINATION [FLAG...]]: starts ferroflow on a free port,
+# sets FERROFLOW_URL. Artifacts go to a fresh folder unless a destination is given.
 start_server() {
-  local port
+  local port store=$1 dest=${2:-}
+  shift; [ $# -gt 0 ] && shift
   port=$(free_port)
-  "$ROOT/target/debug/ferroflow" server --port "$port" --backend-store-uri "$1" \
-    --artifacts-destination "${2:-$WORK/artifacts-$port}" \
-    --site-root "$ROOT/target/site" >"$WORK/server-$port.log" 2>&1 &
+  "$ROOT/target/debug/ferroflow" server --port "$port" --backend-store-uri "$store" \
+    --artifacts-destination "${dest:-$WORK/artifacts-$port}" \
+    --site-root "$ROOT/target/site" "$@" >"$WORK/server-$port.log" 2>&1 &
   SERVER_PID=$!
   export FERROFLOW_URL="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do
@@ -79,6 +96,20 @@ for store in "sqlite:///$WORK/compat.db" "$(fresh_postgres)"; do
   stop_server
 done
 
+# Renaming a deleted experiment is MLflow's 500 INVALID_STATE (the stock client expects
+# it; tests/compat/test_experiments.py pins it): tests/schemathesis_hooks.py allows that
+# one and fails every other 5xx. One worker: with two, hypothesis (on Python 3.11) now and
+# then fails inside the tool itself ("AST constructor recursion depth mismatch").
+log "schemathesis against the served OpenAPI description (no 500s, responses match it; 2 min)"
+start_server "sqlite:///$WORK/schemathesis.db"
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$ROOT/tests" \
+"$(dirname "$PY")/schemathesis" run "$FERROFLOW_URL/api/2.0/mlflow/openapi.json" \
+  --checks no_server_error_but_mlflows_invalid_state,response_schema_conformance,content_type_conformance \
+  --phases examples,coverage,fuzzing \
+  --max-time 120 --workers 1 --request-timeout 30 --suppress-health-check all \
+  --warnings off
+stop_server
+
 log "mlflow client artifact and registry tests with artifacts in S3 (moto)"
 MOTO_PORT=$(free_port)
 "$(dirname "$PY")/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
@@ -97,8 +128,22 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL
 log "Browser tests"
 start_server "sqlite:///$WORK/e2e.db"
 MLFLOW_TRACKING_URI="$FERROFLOW_URL" "$PY" end2end/seed.py
-(cd end2end && npx playwright test)
+(cd end2end && npx playwright test --project=chromium)
 stop_server
+
+log "Browser login tests (--auth oidc against the OIDC provider of end2end/oidc)"
+node end2end/oidc/provider.mjs >"$WORK/oidc.out" 2>"$WORK/oidc.err" &
+OIDC_PID=$!
+for _ in $(seq 1 100); do grep -q '^READY ' "$WORK/oidc.out" && break; sleep 0.1; done
+ISSUER=$(sed -n 's/^READY //p' "$WORK/oidc.out")
+[ -n "$ISSUER" ] || { cat "$WORK/oidc.err"; echo "the OIDC provider did not start" >&2; exit 1; }
+start_server "sqlite:///$WORK/e2e-auth.db" "" \
+  --auth oidc --oidc-issuer "$ISSUER" --oidc-client-id ferroflow --oidc-client-secret ferroflow-secret \
+  --admin-groups ferroflow-admins --allowed-groups team-a,team-b,ferroflow-admins \
+  --default-permission NO_PERMISSIONS
+(cd end2end && FERROFLOW_AUTH_URL="$FERROFLOW_URL" npx playwright test --project=login)
+stop_server
+stop_oidc
 
 log "Benchmark (--quick, SQLite; slow servers get 60 s per write workload)"
 bench/run.sh --quick --budget 60 --check

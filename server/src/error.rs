@@ -16,6 +16,8 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The HTTP status when it is not the code's own (see `with_status`).
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -23,6 +25,29 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            status: None,
+        }
+    }
+
+    /// A request body over the server's limit: 413 with code `BAD_REQUEST`. No
+    /// `Retry-After`: urllib3 (under the mlflow client) would retry a 413 that had one.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::BadRequest,
+            format!(
+                "Request body too large: the limit is {} MiB. Log large data as artifacts.",
+                limit / (1024 * 1024)
+            ),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    }
+
+    /// The same error answered with `status`, for the statuses no MLflow code has (413,
+    /// 405, ...).
+    pub fn with_status(self, status: StatusCode) -> Self {
+        Self {
+            status: Some(status),
+            ..self
         }
     }
 
@@ -55,6 +80,9 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
+        if let Some(status) = self.status {
+            return status;
+        }
         StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
@@ -65,7 +93,7 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            e if database_unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::unavailable("The database is temporarily unavailable; retry shortly.")
             }
@@ -74,6 +102,27 @@ impl From<sqlx::Error> for ApiError {
                 Self::internal("Internal database error; see the server log.")
             }
         }
+    }
+}
+
+/// Whether `e` says the database cannot be reached now (and a retry may succeed), rather
+/// than that the statement failed: no connection in time, the connection lost, or, on
+/// PostgreSQL, the server shutting down or restarting (SQLSTATE class 08, 57P01-57P03,
+/// 53300 too many connections); on SQLite, the file locked past the busy timeout.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "53300" | "5" | "261" | "517"
+                )
+        }),
+        _ => false,
     }
 }
 
@@ -101,5 +150,68 @@ impl IntoResponse for ApiError {
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// A database error with a given SQLSTATE (PostgreSQL) or result code (SQLite).
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn a_database_going_away_is_503_and_a_bad_statement_500() {
+        let status = |code| ApiError::from(sqlx::Error::Database(Box::new(Coded(code)))).status();
+        // PostgreSQL shutting down or restarting, a lost connection, too many clients;
+        // SQLite busy past its timeout.
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08003", "53300", "5", "517",
+        ] {
+            assert_eq!(status(code), StatusCode::SERVICE_UNAVAILABLE, "{code}");
+        }
+        // A statement the database refused: the server's bug, not a retry.
+        for code in ["22021", "42P01", "23505", "1"] {
+            assert_eq!(status(code), StatusCode::INTERNAL_SERVER_ERROR, "{code}");
+        }
+        assert_eq!(
+            ApiError::from(sqlx::Error::PoolTimedOut).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let too_large = ApiError::too_large(32 * 1024 * 1024);
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let response = too_large.into_response();
+        assert!(response.headers().get("retry-after").is_none());
     }
 }

@@ -14,6 +14,8 @@ on_both_backends!(
     tracking_endpoints_resolve_run_roots,
     uploads_are_not_bound_by_the_body_limit,
     missing_files_and_directories,
+    a_file_and_a_directory_cannot_share_a_path,
+    names_too_long_for_the_filesystem,
     server_info_and_multipart,
 );
 
@@ -31,6 +33,17 @@ async fn put(app: &TestApp, path: &str, body: impl Into<reqwest::Body>) -> (u16,
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// GETs an artifact through the proxy; status and body as text.
+async fn download(app: &TestApp, path: &str) -> (u16, String) {
+    raw(
+        &app.base,
+        "GET",
+        &format!("/api/2.0/mlflow-artifacts/artifacts/{path}"),
+        b"",
+    )
+    .await
 }
 
 async fn list(app: &TestApp, path: &str) -> (u16, Value) {
@@ -397,22 +410,10 @@ async fn uploads_are_not_bound_by_the_body_limit(app: &TestApp) {
 }
 
 async fn missing_files_and_directories(app: &TestApp) {
-    let (status, body) = raw(
-        &app.base,
-        "GET",
-        "/api/2.0/mlflow-artifacts/artifacts/1/none.txt",
-        b"",
-    )
-    .await;
+    let (status, body) = download(app, "1/none.txt").await;
     assert_eq!(status, 404, "{body}");
     put(app, "1/d/f.txt", "x").await;
-    let (status, body) = raw(
-        &app.base,
-        "GET",
-        "/api/2.0/mlflow-artifacts/artifacts/1/d",
-        b"",
-    )
-    .await;
+    let (status, body) = download(app, "1/d").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("directory"), "{body}");
     // The ajax mirror serves the same.
@@ -426,6 +427,67 @@ async fn missing_files_and_directories(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(r.text().await.unwrap(), "x");
+}
+
+/// Found by schemathesis: on a filesystem, `1/f/x` when `1/f` is a file failed with
+/// ENOTDIR, a 500. Reading through a file is a missing artifact; writing a file where a
+/// directory is (or under a file) is the client's 400; nothing is lost either way.
+async fn a_file_and_a_directory_cannot_share_a_path(app: &TestApp) {
+    assert_eq!(put(app, "1/f", "file").await.0, 200);
+    assert_eq!(put(app, "1/dir/inner.txt", "inner").await.0, 200);
+    // Through a file: nothing there.
+    let (status, body) = download(app, "1/f/x").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("RESOURCE_DOES_NOT_EXIST"), "{body}");
+    let (status, listed) = list(app, "1/f").await;
+    assert_eq!((status, listed), (200, json!({})));
+    let (status, listed) = list(app, "1/f/x").await;
+    assert_eq!((status, listed), (200, json!({})));
+    // Writing under a file, or over a directory, is refused.
+    let (status, body) = put(app, "1/f/x", "under a file").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE", "{body}");
+    let (status, body) = put(app, "1/dir", "over a directory").await;
+    assert_eq!(status, 400, "{body}");
+    // Both are as they were.
+    for (path, want) in [("1/f", "file"), ("1/dir/inner.txt", "inner")] {
+        let r = app.client.get(proxy(app, path)).send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), want, "{path}");
+    }
+    let r = app.client.delete(proxy(app, "1/f/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Found by schemathesis: a file name past the filesystem's 255 bytes failed with
+/// ENAMETOOLONG, a 500. It is the client's 400 on every verb; a name just under the
+/// limit is stored.
+async fn names_too_long_for_the_filesystem(app: &TestApp) {
+    let long = format!("1/{}", "Ω".repeat(150));
+    let (status, body) = put(app, &long, "x").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("too long"),
+        "{body}"
+    );
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let r = app
+            .client
+            .request(method.clone(), proxy(app, &long))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(r.status().as_u16(), 400 | 404),
+            "{method}: {}",
+            r.status()
+        );
+    }
+    let (status, _) = list(app, &long).await;
+    assert!(matches!(status, 200 | 400), "list: {status}");
+    let fits = format!("1/{}", "a".repeat(200));
+    assert_eq!(put(app, &fits, "fits").await.0, 200);
+    let r = app.client.get(proxy(app, &fits)).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "fits");
 }
 
 async fn server_info_and_multipart(app: &TestApp) {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FileInfo {
     pub path: String,
     pub is_dir: bool,
@@ -12,6 +13,7 @@ pub struct FileInfo {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ListArtifacts {
     #[serde(alias = "runId")]
@@ -24,6 +26,7 @@ pub struct ListArtifacts {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ListArtifactsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_uri: Option<String>,
@@ -33,6 +36,7 @@ pub struct ListArtifactsResponse {
 
 /// Query of `mlflow-artifacts/artifacts` (list) and of `/get-artifact`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ArtifactQuery {
     pub path: Option<String>,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The error codes ferroflow answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidParameterValue,
@@ -39,6 +40,7 @@ impl ErrorCode {
 
 /// `{"error_code": ..., "message": ...}`: every API error has this body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error_code: ErrorCode,
     pub message: String,

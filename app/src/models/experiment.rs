@@ -5,6 +5,7 @@ use super::{KeyValue, ViewType};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Experiment {
     pub experiment_id: String,
     pub name: String,
@@ -17,6 +18,7 @@ pub struct Experiment {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CreateExperiment {
     pub name: Option<String>,
@@ -26,12 +28,14 @@ pub struct CreateExperiment {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateExperimentResponse {
     pub experiment_id: String,
 }
 
 /// Requests naming one experiment by id (get, delete, restore).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ExperimentIdRequest {
     #[serde(alias = "experimentId", deserialize_with = "opt_string::deserialize")]
@@ -39,6 +43,7 @@ pub struct ExperimentIdRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct GetExperimentByName {
     #[serde(alias = "experimentName")]
@@ -46,11 +51,13 @@ pub struct GetExperimentByName {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExperimentResponse {
     pub experiment: Experiment,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct UpdateExperiment {
     #[serde(alias = "experimentId", deserialize_with = "opt_string::deserialize")]
@@ -60,6 +67,7 @@ pub struct UpdateExperiment {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SetExperimentTag {
     #[serde(alias = "experimentId", deserialize_with = "opt_string::deserialize")]
@@ -69,6 +77,7 @@ pub struct SetExperimentTag {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SearchExperiments {
     #[serde(alias = "maxResults", deserialize_with = "opt_i64::deserialize")]
@@ -86,6 +95,7 @@ pub struct SearchExperiments {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchExperimentsResponse {
     pub experiments: Vec<Experiment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

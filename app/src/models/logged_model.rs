@@ -7,12 +7,14 @@ use super::run::Metric;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoggedModel {
     pub info: LoggedModelInfo,
     pub data: LoggedModelData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoggedModelInfo {
     pub model_id: String,
     pub experiment_id: String,
@@ -32,6 +34,7 @@ pub struct LoggedModelInfo {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoggedModelData {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<KeyValue>,
@@ -41,10 +44,15 @@ pub struct LoggedModelData {
 
 /// The proto enum; read as a name or its number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum LoggedModelStatus {
+    #[cfg_attr(feature = "ssr", schema(rename = "LOGGED_MODEL_STATUS_UNSPECIFIED"))]
     Unspecified,
+    #[cfg_attr(feature = "ssr", schema(rename = "LOGGED_MODEL_PENDING"))]
     Pending,
+    #[cfg_attr(feature = "ssr", schema(rename = "LOGGED_MODEL_READY"))]
     Ready,
+    #[cfg_attr(feature = "ssr", schema(rename = "LOGGED_MODEL_UPLOAD_FAILED"))]
     UploadFailed,
 }
 
@@ -85,6 +93,7 @@ impl<'de> Deserialize<'de> for LoggedModelStatus {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CreateLoggedModel {
     #[serde(alias = "experimentId", deserialize_with = "opt_string::deserialize")]
@@ -100,6 +109,7 @@ pub struct CreateLoggedModel {
 
 /// `PATCH logged-models/{id}`: finalize.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct FinalizeLoggedModel {
     pub status: Option<LoggedModelStatus>,
@@ -107,6 +117,7 @@ pub struct FinalizeLoggedModel {
 
 /// `PATCH logged-models/{id}/tags` and `POST logged-models/{id}/params`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LoggedModelKeyValues {
     pub tags: Vec<KeyValue>,
@@ -114,6 +125,7 @@ pub struct LoggedModelKeyValues {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SearchLoggedModels {
     #[serde(alias = "experimentIds", deserialize_with = "string_list::deserialize")]
@@ -128,6 +140,7 @@ pub struct SearchLoggedModels {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(Serialize, utoipa::ToSchema))]
 #[serde(default)]
 pub struct LoggedModelOrderBy {
     #[serde(alias = "fieldName")]
@@ -136,11 +149,13 @@ pub struct LoggedModelOrderBy {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoggedModelResponse {
     pub model: LoggedModel,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchLoggedModelsResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<LoggedModel>,
@@ -150,6 +165,7 @@ pub struct SearchLoggedModelsResponse {
 
 /// A run's output: a model it logged, at a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelOutput {
     pub model_id: String,
     #[serde(
@@ -161,17 +177,20 @@ pub struct ModelOutput {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelInput {
     pub model_id: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunOutputs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_outputs: Vec<ModelOutput>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LogOutputs {
     #[serde(flatten)]

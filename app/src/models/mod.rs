@@ -21,6 +21,7 @@ pub use search::*;
 
 /// A key/value pair: experiment tags, run tags, params and dataset input tags share it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyValue {
     pub key: String,
     #[serde(default)]
@@ -29,6 +30,8 @@ pub struct KeyValue {
 
 /// Which lifecycle stages a search covers (`view_type` / `run_view_type`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(rename_all = "SCREAMING_SNAKE_CASE"))]
 pub enum ViewType {
     #[default]
     ActiveOnly,

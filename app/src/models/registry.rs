@@ -6,6 +6,7 @@ use super::json::{opt_bool, opt_i64, opt_string, string_list};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegisteredModel {
     pub name: String,
     pub creation_timestamp: i64,
@@ -22,12 +23,14 @@ pub struct RegisteredModel {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegisteredModelAlias {
     pub alias: String,
     pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelVersion {
     pub name: String,
     /// A string on the wire, as in MLflow.
@@ -57,6 +60,7 @@ pub struct ModelVersion {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CreateRegisteredModel {
     pub name: Option<String>,
@@ -66,12 +70,14 @@ pub struct CreateRegisteredModel {
 
 /// Requests naming one registered model (get, delete).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RegisteredModelName {
     pub name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RenameRegisteredModel {
     pub name: Option<String>,
@@ -80,6 +86,7 @@ pub struct RenameRegisteredModel {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct UpdateRegisteredModel {
     pub name: Option<String>,
@@ -87,12 +94,14 @@ pub struct UpdateRegisteredModel {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegisteredModelResponse {
     pub registered_model: RegisteredModel,
 }
 
 /// `registered-models/search` and `model-versions/search`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SearchRegistry {
     pub filter: Option<String>,
@@ -105,6 +114,7 @@ pub struct SearchRegistry {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchRegisteredModelsResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registered_models: Vec<RegisteredModel>,
@@ -113,6 +123,7 @@ pub struct SearchRegisteredModelsResponse {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct GetLatestVersions {
     pub name: Option<String>,
@@ -121,6 +132,7 @@ pub struct GetLatestVersions {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelVersionsResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_versions: Vec<ModelVersion>,
@@ -130,6 +142,7 @@ pub struct ModelVersionsResponse {
 
 /// `registered-models/set-tag` and `delete-tag`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RegisteredModelTag {
     pub name: Option<String>,
@@ -140,6 +153,7 @@ pub struct RegisteredModelTag {
 
 /// `registered-models/alias` for all three methods (set takes the version too).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ModelAlias {
     pub name: Option<String>,
@@ -149,6 +163,7 @@ pub struct ModelAlias {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CreateModelVersion {
     pub name: Option<String>,
@@ -166,6 +181,7 @@ pub struct CreateModelVersion {
 /// Requests naming one model version (get, delete, get-download-uri, update,
 /// get-artifact, set-tag, delete-tag).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ModelVersionRequest {
     pub name: Option<String>,
@@ -179,6 +195,7 @@ pub struct ModelVersionRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TransitionStage {
     pub name: Option<String>,
@@ -193,11 +210,13 @@ pub struct TransitionStage {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelVersionResponse {
     pub model_version: ModelVersion,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DownloadUriResponse {
     pub artifact_uri: String,
 }

@@ -5,6 +5,7 @@ use super::json::{f64_special, opt_f64_special, opt_i64, opt_string, string_list
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Run {
     pub info: RunInfo,
     pub data: RunData,
@@ -15,6 +16,7 @@ pub struct Run {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunInfo {
     pub run_id: String,
     /// Deprecated in MLflow, still sent: older clients read it.
@@ -32,6 +34,7 @@ pub struct RunInfo {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunData {
     #[serde(default)]
     pub metrics: Vec<Metric>,
@@ -42,6 +45,7 @@ pub struct RunData {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Metric {
     pub key: String,
     #[serde(with = "f64_special")]
@@ -56,6 +60,7 @@ pub struct Metric {
 /// The per-run, per-key summary kept at write time: the latest point plus min, max and
 /// count over the whole history (min and max ignore NaN).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricSummary {
     pub key: String,
     #[serde(with = "f64_special")]
@@ -70,6 +75,7 @@ pub struct MetricSummary {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunInputs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dataset_inputs: Vec<DatasetInput>,
@@ -78,6 +84,7 @@ pub struct RunInputs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DatasetInput {
     #[serde(default)]
     pub tags: Vec<KeyValue>,
@@ -85,6 +92,7 @@ pub struct DatasetInput {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Dataset {
     pub name: String,
@@ -98,6 +106,7 @@ pub struct Dataset {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct CreateRun {
     #[serde(alias = "experimentId", deserialize_with = "opt_string::deserialize")]
@@ -112,12 +121,14 @@ pub struct CreateRun {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunResponse {
     pub run: Run,
 }
 
 /// The run id as MLflow takes it: `run_id`, or the deprecated `run_uuid`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(Serialize, utoipa::ToSchema))]
 #[serde(default)]
 pub struct RunIdRequest {
     #[serde(alias = "runId")]
@@ -136,6 +147,7 @@ impl RunIdRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct UpdateRun {
     #[serde(flatten)]
@@ -148,11 +160,13 @@ pub struct UpdateRun {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpdateRunResponse {
     pub run_info: RunInfo,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LogMetric {
     #[serde(flatten)]
@@ -168,6 +182,7 @@ pub struct LogMetric {
 
 /// A key and value for one run: `runs/log-parameter` and `runs/set-tag`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RunKeyValue {
     #[serde(flatten)]
@@ -178,6 +193,7 @@ pub struct RunKeyValue {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DeleteTag {
     #[serde(flatten)]
@@ -188,6 +204,7 @@ pub struct DeleteTag {
 /// A metric as log-batch carries it: every field optional so that a missing one is
 /// reported by name rather than as a JSON type error.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(Serialize, utoipa::ToSchema))]
 #[serde(default)]
 pub struct BatchMetric {
     pub key: Option<String>,
@@ -200,6 +217,7 @@ pub struct BatchMetric {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(Serialize, utoipa::ToSchema))]
 #[serde(default)]
 pub struct BatchKeyValue {
     pub key: Option<String>,
@@ -208,6 +226,7 @@ pub struct BatchKeyValue {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LogBatch {
     #[serde(flatten)]
@@ -218,6 +237,7 @@ pub struct LogBatch {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LogInputs {
     #[serde(flatten)]
@@ -227,6 +247,7 @@ pub struct LogInputs {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct LogModel {
     #[serde(flatten)]
@@ -236,6 +257,7 @@ pub struct LogModel {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct GetMetricHistory {
     #[serde(flatten)]
@@ -249,6 +271,7 @@ pub struct GetMetricHistory {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricHistoryResponse {
     /// Omitted when empty, as protobuf's JSON does (an unknown run's history is `{}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -258,6 +281,7 @@ pub struct MetricHistoryResponse {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct GetMetricHistoryBulk {
     #[serde(

@@ -5,6 +5,7 @@ use super::{Run, ViewType};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SearchRuns {
     #[serde(alias = "experimentIds", deserialize_with = "string_list::deserialize")]
@@ -26,6 +27,7 @@ pub struct SearchRuns {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchRunsResponse {
     #[serde(default)]
     pub runs: Vec<Run>,

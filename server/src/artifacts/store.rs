@@ -142,14 +142,14 @@ impl Artifacts {
             self.store
                 .put(&location, PutPayload::from_iter(first))
                 .await
-                .map_err(|e| storage(e, path))?;
+                .map_err(|e| write_failed(e, path))?;
             return Ok(total);
         }
         let upload = self
             .store
             .put_multipart(&location)
             .await
-            .map_err(|e| storage(e, path))?;
+            .map_err(|e| write_failed(e, path))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         first.into_iter().for_each(|c| writer.put(c));
         let outcome: Result<()> = async {
@@ -157,7 +157,7 @@ impl Artifacts {
                 writer
                     .wait_for_capacity(PARTS_IN_FLIGHT)
                     .await
-                    .map_err(|e| storage(e, path))?;
+                    .map_err(|e| write_failed(e, path))?;
                 match body.next().await {
                     Some(chunk) => {
                         let chunk = chunk.map_err(broken)?;
@@ -171,7 +171,7 @@ impl Artifacts {
         .await;
         match outcome {
             Ok(()) => {
-                writer.finish().await.map_err(|e| storage(e, path))?;
+                writer.finish().await.map_err(|e| write_failed(e, path))?;
                 Ok(total)
             }
             Err(e) => {
@@ -232,7 +232,7 @@ impl Artifacts {
         let prefix = Self::location(dir);
         let listed = match self.store.list_with_delimiter(Some(&prefix)).await {
             Ok(l) => l,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) if is_missing(&e) => return Ok(Vec::new()),
             Err(e) => return Err(storage(e, dir)),
         };
         let name_of = |p: &StorePath| p.filename().and_then(super::path::percent_decode);
@@ -268,12 +268,14 @@ impl Artifacts {
         let mut deleted = self.store.delete_stream(under);
         while let Some(result) = deleted.next().await {
             match result {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Ok(_) => {}
+                Err(e) if is_missing(&e) => {}
                 Err(e) => return Err(storage(e, path)),
             }
         }
         match self.store.delete(&location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) => Ok(()),
+            Err(e) if is_missing(&e) => Ok(()),
             // A directory emptied above but not yet removed.
             Err(_)
                 if self.is_dir(path).await.is_ok_and(|d| !d)
@@ -286,19 +288,53 @@ impl Artifacts {
     }
 }
 
-/// A storage failure: a missing file is the client's 404, anything else the server's 500
-/// with the detail in the log.
+/// A storage failure: a missing file is the client's 404, a name the store cannot hold
+/// the client's 400, anything else the server's 500 with the detail in the log. On a
+/// filesystem a path through a file (`a/b` where `a` is a file) is missing too.
 fn storage(e: object_store::Error, path: &ArtifactPath) -> ApiError {
     match e {
-        object_store::Error::NotFound { .. } => {
-            ApiError::not_found(format!("No artifact at path '{path}'"))
-        }
+        e if is_missing(&e) => ApiError::not_found(format!("No artifact at path '{path}'")),
+        // ENAMETOOLONG: a file name past the filesystem's limit (255 bytes, as stored).
+        e if io_kind(&e) == Some(std::io::ErrorKind::InvalidFilename) => ApiError::invalid(
+            format!("Artifact path '{path}' has a name too long for the artifact store"),
+        ),
         e => {
             tracing::error!(error = %e, %path, "artifact storage error");
             ApiError::internal(format!(
                 "Artifact storage failed for '{path}'; see the server log."
             ))
         }
+    }
+}
+
+fn is_missing(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. })
+        || io_kind(e) == Some(std::io::ErrorKind::NotADirectory)
+}
+
+/// The kind of the I/O error behind `e`, if a filesystem call failed.
+fn io_kind(e: &object_store::Error) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A write's failure: a file where the path needs a directory, or a directory where it
+/// needs a file, is the client's 400.
+fn write_failed(e: object_store::Error, path: &ArtifactPath) -> ApiError {
+    use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty, IsADirectory, NotADirectory};
+    match io_kind(&e) {
+        Some(NotADirectory | IsADirectory | AlreadyExists | DirectoryNotEmpty) => {
+            ApiError::invalid(format!(
+                "Cannot write the artifact '{path}': a file and a directory would share a path"
+            ))
+        }
+        _ => storage(e, path),
     }
 }
 

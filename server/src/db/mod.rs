@@ -195,7 +195,9 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30));
+        // When the database is down, a request waits this long for a connection before it
+        // is answered 503 (which clients retry); longer only keeps callers hanging.
+        .acquire_timeout(Duration::from_secs(10));
     match backend {
         Backend::Postgres => options,
         Backend::Sqlite => options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
@@ -240,13 +242,12 @@ async fn checkpoint_wal(pool: Pool) {
                 continue;
             }
         };
-        if frames > 8_192 {
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+        if frames > 8_192
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
                 .execute(&pool)
                 .await
-            {
-                tracing::warn!(error = %e, "restarting WAL checkpoint failed");
-            }
+        {
+            tracing::warn!(error = %e, "restarting WAL checkpoint failed");
         }
     }
 }

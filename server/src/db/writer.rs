@@ -276,11 +276,13 @@ async fn attempt_once(
         results.push(r);
         match failed {
             None => {}
-            // The database went away: nothing in this transaction can commit.
+            // The database went away: nothing in this transaction can commit. Said as a
+            // lost connection, so every caller in the batch is answered 503 (retry).
             Some(app::models::ErrorCode::TemporarilyUnavailable) => {
-                failed_db = Some(sqlx::Error::Protocol(
-                    "the database connection failed".into(),
-                ));
+                failed_db = Some(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the database connection failed during a write",
+                )));
                 break;
             }
             // The batch will be rolled back and replayed job by job; running the rest
