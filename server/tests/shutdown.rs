@@ -184,10 +184,33 @@ async fn read_database(store_uri: &str) -> (Vec<Point>, HashMap<(String, String)
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    let summaries = summaries
+    let summaries: HashMap<(String, String), i64> = summaries
         .into_iter()
         .map(|(run, key, count)| ((run, key), count))
         .collect();
+    // The plot tiles were written in the same transactions: at every axis and level,
+    // they count each stored point of a long history once (all values here are finite);
+    // short histories have none.
+    let tiles: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.run_uuid, t.key, t.axis, t.level, CAST(SUM(t.n) AS BIGINT) FROM metric_tiles t \
+         JOIN runs r ON r.id = t.run_id GROUP BY r.run_uuid, t.key, t.axis, t.level",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let long = summaries
+        .values()
+        .filter(|&&n| n > ferroflow::store::tiles::MIN_POINTS)
+        .count();
+    let levels = 2 * ferroflow::store::tiles::LEVELS.len();
+    assert_eq!(tiles.len(), levels * long, "tiles for every long history");
+    for (run, key, axis, level, n) in tiles {
+        assert_eq!(
+            summaries.get(&(run.clone(), key.clone())),
+            Some(&n),
+            "tiles of {run} {key}, axis {axis}, level {level}"
+        );
+    }
     (stored, summaries)
 }
 

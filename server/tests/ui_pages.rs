@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     plot_svg_draws_each_series_with_its_legend,
     long_histories_are_downsampled_keeping_min_and_max,
+    plot_tiles_agree_with_the_points_and_bucket_long_spans,
     plot_svg_refuses_bad_parameters_and_unknown_runs,
     run_page_renders_on_the_server_and_unknown_runs_say_so,
     compare_and_registry_pages_render_on_the_server,
@@ -123,6 +124,128 @@ async fn long_histories_are_downsampled_keeping_min_and_max(app: &TestApp) {
     assert_eq!(status, 200);
     assert!(html.contains("Downsampled"), "{html:.300}");
     assert!(html.contains("data-downsampled=\"true\""));
+}
+
+/// The plot tiles (`store::tiles`) after batches with NaN, infinities, negative steps, a
+/// retried batch and a point repeated within a batch: every tile equals the same summary
+/// computed afresh from the stored points; and a history spanning many steps is bucketed
+/// from them, each bucket holding exactly the points of its x range.
+async fn plot_tiles_agree_with_the_points_and_bucket_long_spans(app: &TestApp) {
+    use ferroflow::store::tiles::{self, Axis, LEVELS};
+    let exp = app.experiment("tiles").await;
+    let run = app.run(&exp).await;
+    let point = |i: i64| {
+        let value = match i % 500 {
+            7 => json!("NaN"),
+            8 => json!("Infinity"),
+            9 => json!("-Infinity"),
+            _ => json!(((i * 37) % 1000) as f64 / 10.0 - 50.0),
+        };
+        json!({ "key": "m", "value": value, "timestamp": 25_000_000 - i * 7_000, "step": i * 300 - 450_000 })
+    };
+    let points: Vec<Value> = (0..3000).map(point).collect();
+    for chunk in points.chunks(500) {
+        app.ok("runs/log-batch", json!({ "run_id": run, "metrics": chunk }))
+            .await;
+    }
+    // A retried batch, then old and new points together, one of them twice.
+    app.ok(
+        "runs/log-batch",
+        json!({ "run_id": run, "metrics": &points[500..1000] }),
+    )
+    .await;
+    let again = [points[0].clone(), point(3000), point(3001), point(3001)];
+    app.ok("runs/log-batch", json!({ "run_id": run, "metrics": again }))
+        .await;
+    let finite = 3002 - 3 * 6;
+
+    let internal: i64 = sqlx::query_scalar("SELECT id FROM runs WHERE run_uuid = $1")
+        .bind(&run)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    type TileRow = (i64, i64, i64, f64, f64, f64, i64);
+    for axis in Axis::BOTH {
+        for level in LEVELS {
+            let stored: Vec<TileRow> = sqlx::query_as(
+                "SELECT tile, x_min, x_max, v_min, v_max, v_sum, n FROM metric_tiles \
+                 WHERE run_id = $1 AND key = 'm' AND axis = $2 AND level = $3 ORDER BY tile",
+            )
+            .bind(internal)
+            .bind(axis as i64)
+            .bind(i64::from(level))
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+            let col = axis.column();
+            let tile = tiles::tile_sql(col, tiles::width(level));
+            let fresh: Vec<TileRow> = sqlx::query_as(&format!(
+                "SELECT {tile}, MIN({col}), MAX({col}), MIN(value), MAX(value), SUM(value), COUNT(*) \
+                 FROM metrics WHERE run_id = $1 AND key = 'm' AND {} GROUP BY {tile} ORDER BY 1",
+                tiles::FINITE_SQL
+            ))
+            .bind(internal)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+            assert_eq!(stored.len(), fresh.len(), "{axis:?} level {level}");
+            for (s, f) in stored.iter().zip(&fresh) {
+                let same_but_sum = (s.0, s.1, s.2, s.3, s.4, s.6) == (f.0, f.1, f.2, f.3, f.4, f.6);
+                assert!(
+                    same_but_sum && (s.5 - f.5).abs() < 1e-6,
+                    "{axis:?} {level}: {s:?} != {f:?}"
+                );
+            }
+            let n: i64 = stored.iter().map(|t| t.6).sum();
+            assert_eq!(n, finite, "{axis:?} level {level}");
+        }
+    }
+
+    // 3,002 points over 900,600 steps (and 21,007,000 ms): more than 256 steps a pixel
+    // bucket, so the buckets come from tiles.
+    for column in [XColumn::Step, XColumn::Timestamp] {
+        let History::Buckets(buckets) =
+            downsample::load(&app.db, internal, "m", column, 3002, PLOT_PIXELS, 1800)
+                .await
+                .unwrap()
+        else {
+            panic!("a long history comes back as buckets");
+        };
+        assert!(
+            buckets.len() <= PLOT_PIXELS && buckets.len() > PLOT_PIXELS / 4,
+            "{}",
+            buckets.len()
+        );
+        assert!(buckets.windows(2).all(|w| w[0].x_hi < w[1].x_lo));
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), finite);
+        let col = match column {
+            XColumn::Step => "step",
+            XColumn::Timestamp => "timestamp",
+        };
+        for b in &buckets {
+            let (min, max, count): (f64, f64, i64) = sqlx::query_as(&format!(
+                "SELECT MIN(value), MAX(value), COUNT(*) FROM metrics WHERE run_id = $1 \
+                 AND key = 'm' AND {col} >= $2 AND {col} <= $3 AND {}",
+                tiles::FINITE_SQL
+            ))
+            .bind(internal)
+            .bind(b.x_lo)
+            .bind(b.x_hi)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                (b.min, b.max, b.count),
+                (min, max, count),
+                "{column:?} {b:?}"
+            );
+        }
+    }
+    let (status, svg, headers) = app
+        .page(&format!("/plot.svg?runs={run}&keys=m&x=wall"))
+        .await;
+    assert_eq!(status, 200, "{svg}");
+    assert_eq!(headers["x-ferroflow-downsampled"], "true");
 }
 
 async fn plot_svg_refuses_bad_parameters_and_unknown_runs(app: &TestApp) {

@@ -1,11 +1,12 @@
 //! Reading a metric history for a plot without loading it: a short history comes back
 //! point by point, a long one as one row per pixel bucket (min, max, mean and count of
-//! the values in it), grouped in SQL over the history's primary-key range. A
-//! 1,000,000-point history thus costs two range scans in the database and a few hundred
-//! rows in memory, like a short one.
+//! the values in it), grouped in SQL from the history's plot tiles (`store::tiles`). A
+//! 1,000,000-point history thus costs a few thousand tile rows in the database and a few
+//! hundred rows in memory.
 
 use crate::db::Db;
 use crate::error::Result;
+use crate::store::tiles::{self, Axis};
 use sqlx::Row;
 
 /// Which column the x axis reads.
@@ -17,9 +18,13 @@ pub enum XColumn {
 
 impl XColumn {
     fn sql(self) -> &'static str {
+        self.axis().column()
+    }
+
+    fn axis(self) -> Axis {
         match self {
-            Self::Step => "step",
-            Self::Timestamp => "timestamp",
+            Self::Step => Axis::Step,
+            Self::Timestamp => Axis::Timestamp,
         }
     }
 }
@@ -81,6 +86,13 @@ const FINITE: &str = "is_nan = 0 AND value >= $3 AND value <= $4";
 
 /// The history of `key` in run `run` (internal id) along `x`: every point when there are
 /// at most `raw_limit` (by the stored summary's count), else `buckets` buckets.
+///
+/// Buckets come from the coarsest level of plot tiles (`store::tiles`) whose tiles are no
+/// wider than a bucket, so each bucket gathers one to sixteen tiles and at most about
+/// 16 × `buckets` rows are read, however long the history. When even the finest tiles
+/// are wider than a bucket (the history spans fewer than 256 × `buckets` steps or
+/// milliseconds, so it holds at most that many points), the points themselves are
+/// grouped. Either way the extent comes from the coarsest tiles: two index lookups.
 pub async fn load(
     db: &Db,
     run: i64,
@@ -91,7 +103,8 @@ pub async fn load(
     raw_limit: i64,
 ) -> Result<History> {
     let col = x.sql();
-    if total <= raw_limit {
+    // Short histories have no tiles (`tiles::MIN_POINTS`): they come back point by point.
+    if total <= raw_limit.max(tiles::MIN_POINTS) {
         let sql = format!(
             "SELECT {col}, value FROM metrics WHERE run_id = $1 AND key = $2 AND {FINITE} \
              ORDER BY {col}, timestamp, step, value"
@@ -109,20 +122,18 @@ pub async fn load(
                 .collect::<Result<_>>()?,
         ));
     }
-    // Timestamps follow the key's order, so each bound is its own aggregate, read off
-    // the ends of the range; steps do not, and both come from one scan.
-    let extent = match x {
-        XColumn::Timestamp => {
-            "SELECT (SELECT MIN(timestamp) FROM metrics WHERE run_id = $1 AND key = $2), \
-                (SELECT MAX(timestamp) FROM metrics WHERE run_id = $1 AND key = $2)"
-        }
-        XColumn::Step => "SELECT MIN(step), MAX(step) FROM metrics WHERE run_id = $1 AND key = $2",
-    };
-    let row = sqlx::query(extent)
-        .bind(run)
-        .bind(key)
-        .fetch_one(&db.pool)
-        .await?;
+    let axis = x.axis();
+    let top = tiles::LEVELS[tiles::LEVELS.len() - 1];
+    let row = sqlx::query(
+        "SELECT MIN(x_min), MAX(x_max) FROM metric_tiles \
+         WHERE run_id = $1 AND key = $2 AND axis = $3 AND level = $4",
+    )
+    .bind(run)
+    .bind(key)
+    .bind(axis as i64)
+    .bind(i64::from(top))
+    .fetch_one(&db.pool)
+    .await?;
     let (Some(lo), Some(hi)) = (
         row.try_get::<Option<i64>, _>(0)?,
         row.try_get::<Option<i64>, _>(1)?,
@@ -130,30 +141,55 @@ pub async fn load(
         return Ok(History::Buckets(Vec::new()));
     };
     let width = bucket_width(lo, hi, buckets);
-    let sql = format!(
-        "SELECT ({col} - $5) / $6 AS bucket, MIN({col}), MAX({col}), MIN(value), MAX(value), \
-         AVG(value), COUNT(*) FROM metrics WHERE run_id = $1 AND key = $2 AND {FINITE} \
-         GROUP BY bucket ORDER BY bucket"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(run)
-        .bind(key)
-        .bind(-f64::MAX)
-        .bind(f64::MAX)
-        .bind(lo)
-        .bind(width)
-        .fetch_all(&db.pool)
-        .await?;
+    let level = tiles::LEVELS
+        .iter()
+        .rev()
+        .find(|&&l| tiles::width(l) <= width);
+    let rows = match level {
+        Some(&level) => {
+            sqlx::query(
+                "SELECT (x_min - $5) / $6 AS bucket, MIN(x_min), MAX(x_max), MIN(v_min), \
+                 MAX(v_max), SUM(v_sum), CAST(SUM(n) AS BIGINT) FROM metric_tiles \
+                 WHERE run_id = $1 AND key = $2 AND axis = $3 AND level = $4 \
+                 GROUP BY bucket ORDER BY bucket",
+            )
+            .bind(run)
+            .bind(key)
+            .bind(axis as i64)
+            .bind(i64::from(level))
+            .bind(lo)
+            .bind(width)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            let sql = format!(
+                "SELECT ({col} - $5) / $6 AS bucket, MIN({col}), MAX({col}), MIN(value), \
+                 MAX(value), SUM(value), COUNT(*) FROM metrics \
+                 WHERE run_id = $1 AND key = $2 AND {FINITE} GROUP BY bucket ORDER BY bucket"
+            );
+            sqlx::query(&sql)
+                .bind(run)
+                .bind(key)
+                .bind(-f64::MAX)
+                .bind(f64::MAX)
+                .bind(lo)
+                .bind(width)
+                .fetch_all(&db.pool)
+                .await?
+        }
+    };
     Ok(History::Buckets(
         rows.iter()
             .map(|r| {
+                let (sum, count): (f64, i64) = (r.try_get(5)?, r.try_get(6)?);
                 Ok(Bucket {
                     x_lo: r.try_get(1)?,
                     x_hi: r.try_get(2)?,
                     min: r.try_get(3)?,
                     max: r.try_get(4)?,
-                    mean: r.try_get(5)?,
-                    count: r.try_get(6)?,
+                    mean: sum / count as f64,
+                    count,
                 })
             })
             .collect::<Result<_>>()?,

@@ -14,6 +14,7 @@ pub mod points;
 pub mod registry;
 pub mod run_data;
 pub mod runs;
+pub mod tiles;
 
 use crate::db::{Backend, Conn};
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
@@ -62,7 +63,7 @@ impl Params {
     }
 
     /// The next parameter's placeholder.
-    pub fn next(&mut self) -> String {
+    pub fn placeholder(&mut self) -> String {
         self.n += 1;
         match self.backend {
             Backend::Sqlite => "?".to_owned(),
@@ -76,7 +77,7 @@ impl Params {
             format!(
                 "({})",
                 (0..columns)
-                    .map(|_| p.next())
+                    .map(|_| p.placeholder())
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -118,7 +119,7 @@ mod tests {
         );
         assert_eq!(Params::new(Backend::Sqlite).rows(2, 2), "(?, ?), (?, ?)");
         let mut p = Params::new(Backend::Postgres);
-        p.next();
+        p.placeholder();
         assert_eq!(p.rows(1, 1), "($2)");
     }
 

@@ -1,4 +1,5 @@
-//! Writing metric points and keeping each (run, key) summary in step with them.
+//! Writing metric points and keeping each (run, key) summary and its plot tiles
+//! (`store::tiles`) in step with them.
 //!
 //! Points go in as multi-row inserts and summaries as multi-row upserts, so a write of
 //! any number of points, for any number of runs, costs a handful of statements. That is
@@ -7,7 +8,7 @@
 
 use crate::db::{Backend, Conn};
 use crate::error::{ApiError, Result};
-use crate::store::{IN_CHUNK, Params, build, pow2_chunks};
+use crate::store::{IN_CHUNK, Params, build, pow2_chunks, tiles};
 use sea_query::{Alias, Expr, Query};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -82,8 +83,44 @@ pub async fn log(conn: &mut Conn, points: &[(i64, &Point)]) -> Result<()> {
                     .await?;
         }
     }
+    let mut after: HashMap<(i64, String), i64> = HashMap::new();
     for chunk in pow2_chunks(&rows, IN_CHUNK / 2) {
-        upsert_summaries(conn, chunk, recount).await?;
+        after.extend(upsert_summaries(conn, chunk, recount).await?);
+    }
+    // The plot tiles, likewise, for histories long enough to have them: added to when
+    // every point was new, rebuilt where touched after a retry, built whole when a
+    // history grows past `tiles::MIN_POINTS` (or had none).
+    let mut grow: Vec<(i64, &str)> = Vec::new();
+    let mut whole: Vec<(i64, &str)> = Vec::new();
+    for ((run_id, key), s) in &rows {
+        let count = after.get(&(*run_id, key.to_string())).copied().unwrap_or(0);
+        if count <= tiles::MIN_POINTS {
+            continue;
+        }
+        let had = if recount {
+            tiles::exist(conn, *run_id, key).await?
+        } else {
+            count - s.count > tiles::MIN_POINTS
+        };
+        if had {
+            grow.push((*run_id, key));
+        } else {
+            whole.push((*run_id, key));
+        }
+    }
+    if !grow.is_empty() {
+        let touched: Vec<_> = tiles::summarise(points)
+            .into_iter()
+            .filter(|(k, _)| grow.contains(&(k.0, k.1)))
+            .collect();
+        if recount {
+            tiles::recompute(conn, &touched).await?;
+        } else {
+            tiles::add(conn, &touched).await?;
+        }
+    }
+    for (run_id, key) in whole {
+        tiles::build(conn, run_id, key).await?;
     }
     Ok(())
 }
@@ -130,7 +167,7 @@ async fn upsert_summaries(
     conn: &mut Conn,
     rows: &[((i64, &str), Summary)],
     recount: bool,
-) -> Result<()> {
+) -> Result<Vec<((i64, String), i64)>> {
     const NEWER: &str = "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
         (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
         AND excluded.value > latest_metrics.value))))";
@@ -146,7 +183,7 @@ async fn upsert_summaries(
         .map(|_| {
             let plain = p.rows(1, 6);
             let plain = &plain[..plain.len() - 1];
-            let (has_min, min, has_max, max, count) = (p.next(), p.next(), p.next(), p.next(), p.next());
+            let (has_min, min, has_max, max, count) = (p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder());
             format!(
                 "{plain}, CASE WHEN {has_min} <> 0 THEN {min} END, CASE WHEN {has_max} <> 0 THEN {max} END, {count})"
             )
@@ -164,7 +201,8 @@ async fn upsert_summaries(
                        THEN COALESCE(excluded.min_value, latest_metrics.min_value) ELSE latest_metrics.min_value END, \
            max_value = CASE WHEN latest_metrics.max_value IS NULL OR excluded.max_value > latest_metrics.max_value \
                        THEN COALESCE(excluded.max_value, latest_metrics.max_value) ELSE latest_metrics.max_value END, \
-           count = {count}",
+           count = {count} \
+         RETURNING run_id, key, count",
         values.join(", ")
     );
     let mut q = sqlx::query(&sql);
@@ -185,8 +223,11 @@ async fn upsert_summaries(
             .bind(s.max.unwrap_or(0.0))
             .bind(s.count);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    q.fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
+        .collect()
 }
 
 /// The internal ids of runs that may be written to, by uuid, in one query per chunk: a

@@ -100,8 +100,8 @@ pub fn write_is_stale(last_write_time: Option<i64>, now: i64) -> bool {
 pub async fn touch(conn: &mut Conn, ids: &[i64], now: i64) -> Result<()> {
     for chunk in crate::store::pow2_chunks(ids, crate::store::IN_CHUNK) {
         let mut p = crate::store::Params::on(conn);
-        let time = p.next();
-        let list: Vec<String> = chunk.iter().map(|_| p.next()).collect();
+        let time = p.placeholder();
+        let list: Vec<String> = chunk.iter().map(|_| p.placeholder()).collect();
         let sql = format!(
             "UPDATE runs SET last_write_time = {time} WHERE id IN ({})",
             list.join(", ")
@@ -205,10 +205,10 @@ pub async fn recent_keys(db: &Db, experiment_ids: &[i64], sample: i64) -> Result
         let mut p = crate::store::Params::new(db.backend);
         let ids = experiment_ids
             .iter()
-            .map(|_| p.next())
+            .map(|_| p.placeholder())
             .collect::<Vec<_>>()
             .join(", ");
-        let limit = p.next();
+        let limit = p.placeholder();
         let sql = format!(
             "SELECT DISTINCT key FROM {table} WHERE run_id IN \
              (SELECT id FROM runs WHERE experiment_id IN ({ids}) ORDER BY start_time DESC LIMIT {limit}) \
