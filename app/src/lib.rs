@@ -1,6 +1,7 @@
 //! The ferroflow web app (Leptos components and routes) and the typed API models that the
 //! server and the browser share.
 
+pub mod format;
 pub mod models;
 pub mod pages;
 
@@ -51,17 +52,26 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    // Set while a client-side navigation waits for its page's data: every page shows the
+    // same progress bar under the top bar for it.
+    let (routing, set_routing) = signal(false);
+    provide_context(pages::account::UserResource::load());
     view! {
         <Stylesheet id="leptos" href="/pkg/ferroflow.css"/>
         <Title text="ferroflow"/>
-        <Router>
+        <Router set_is_routing=set_routing>
+            <div class="progress route-progress" class:active=move || routing.get()
+                role="progressbar" aria-label="Loading the page"
+                aria-hidden=move || (!routing.get()).to_string()></div>
             <header class="topbar">
                 <A href="/" attr:class="brand">"ferroflow"</A>
                 <nav>
                     <A href="/">"Experiments"</A>
                     <A href="/models">"Models"</A>
-                    <A href="/admin">"Admin"</A>
+                    <pages::account::AdminLink/>
                 </nav>
+                <span class="spacer"></span>
+                <pages::account::UserMenu/>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
@@ -77,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("runs"), ParamSegment("run_id")) view=pages::run::RunPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=pages::admin::TrashPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=pages::access::TokensPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

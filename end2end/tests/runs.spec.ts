@@ -158,3 +158,88 @@ test("my runs and the lifecycle toggle", async ({ page }) => {
   await expect(page.locator(".empty")).toBeVisible();
   await page.screenshot({ path: "test-results/runs-deleted-empty.png", fullPage: true });
 });
+
+test("min, max and duration columns filter and sort in SQL, beside the MLflow query", async ({ page }) => {
+  const path = await openGrid(page);
+  await page.goto(
+    path + "?col=attributes.run_name&col=attributes.duration&col=metrics_min.loss&col=metrics_max.loss&col=params.optimizer&n=100",
+  );
+  await hydrated(page);
+  // Run i's loss has min i/100 and max 1 + i/100; it ran 5 + i seconds.
+  await page.getByLabel("Filter loss (min)", { exact: true }).fill("< 0.05");
+  await page.getByLabel("Filter loss (min)", { exact: true }).press("Enter");
+  await expect(page).toHaveURL(/f\.metrics_min\.loss=%3C\+0\.05/);
+  await expect(rows(page)).toHaveCount(5);
+  // MLflow's grammar has no min: the query box stays empty, the filter lives in the URL.
+  await expect(page.getByLabel("Filter query")).toHaveValue("");
+  await page.getByLabel("Filter Duration", { exact: true }).fill("> 7s");
+  await page.getByLabel("Filter Duration", { exact: true }).press("Enter");
+  await expect(rows(page)).toHaveCount(2);
+  await expect(page.locator('td[data-col="attributes.duration"]')).toHaveText(["9.0s", "8.0s"]); // newest first
+
+  // Sorting by the duration (descending first), then by the max.
+  await page.getByRole("link", { name: "Duration", exact: true }).click();
+  await expect(page).toHaveURL(/sort=attributes\.duration&dir=desc/);
+  await expect(page.locator('td[data-col="attributes.duration"]').first()).toHaveText("9.0s");
+  await page.getByRole("link", { name: "loss (max)", exact: true }).click();
+  await page.getByRole("link", { name: /^loss \(max\)/ }).click();
+  await expect(page).toHaveURL(/sort=metrics_max\.loss&dir=asc/);
+  await expect(page.locator('td[data-col="metrics_max.loss"]')).toHaveText(["1.03", "1.04"]);
+
+  // An edited query keeps the grid's own filters.
+  await page.getByLabel("Filter query").fill("params.optimizer = 'adam'");
+  await page.getByLabel("Filter query").press("Enter");
+  await expect(page).toHaveURL(/query=/);
+  await expect(page).toHaveURL(/f\.metrics_min\.loss=/);
+  await expect(rows(page)).toHaveCount(1);
+  await expect(page.locator('td[data-col="attributes.run_name"]')).toContainText("grid-run-03");
+  await expect(page.getByLabel("Filter Duration", { exact: true })).toHaveValue("> 7s");
+  // A bad duration is a clear inline error.
+  await page.getByLabel("Filter Duration", { exact: true }).fill("> soon");
+  await page.getByLabel("Filter Duration", { exact: true }).press("Enter");
+  await expect(page.locator(".error")).toContainText("expected a comparison such as '> 90s'");
+  await page.screenshot({ path: "test-results/runs-min-max-duration.png", fullPage: true });
+});
+
+test("a box ticked before the page is interactive stays ticked and joins the selection", async ({ page }) => {
+  const path = await openGrid(page);
+  // Hold the WASM back, tick a box on the server-rendered page, then let it load.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(path);
+  await page.getByLabel("Select grid-run-48").check();
+  await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
+  release();
+  await hydrated(page);
+  await expect(page.getByLabel("Select grid-run-48")).toBeChecked();
+  await expect(page).toHaveURL(/sel=[0-9a-f]{32}$/);
+  await page.getByLabel("Select grid-run-47").check();
+  await expect(page.getByRole("link", { name: "Compare 2" })).toBeVisible();
+  await page.screenshot({ path: "test-results/runs-ticked-before-hydration.png", fullPage: true });
+});
+
+test("the grid works from the keyboard: arrows move between rows, Space selects", async ({ page }) => {
+  await openGrid(page);
+  const first = page.locator("table.runs-grid tbody tr").nth(0);
+  const second = page.locator("table.runs-grid tbody tr").nth(1);
+  await first.locator("td.select input").focus();
+  await page.keyboard.press("ArrowDown");
+  await expect(second.locator("td.select input")).toBeFocused();
+  await page.keyboard.press("Space");
+  await expect(second.locator("td.select input")).toBeChecked();
+  await expect(page).toHaveURL(/sel=[0-9a-f]{32}$/);
+  await page.keyboard.press("ArrowUp");
+  await expect(first.locator("td.select input")).toBeFocused();
+  // From a name link, down to the next name link; Enter opens it.
+  await first.locator("td.name a").first().focus();
+  await page.keyboard.press("ArrowDown");
+  const name = second.locator("td.name a").first();
+  await expect(name).toBeFocused();
+  const href = await name.getAttribute("href");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(href! + "$"));
+});

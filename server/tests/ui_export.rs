@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 on_both_backends!(
     export_streams_every_matching_run_once_in_order,
-    export_refuses_bad_filters_with_the_servers_message
+    export_refuses_bad_filters_with_the_servers_message,
+    min_max_and_duration_filter_and_sort_in_sql
 );
 
 /// More than one SQL page of the export (500 runs a page).
@@ -158,8 +159,12 @@ async fn export_refuses_bad_filters_with_the_servers_message(app: &TestApp) {
             "position",
         ),
         (
-            format!("experiments={exp}&sort=attributes.duration"),
+            format!("experiments={exp}&sort=attributes.run_id"),
             "cannot be sorted",
+        ),
+        (
+            format!("experiments={exp}&col=attributes.duration&f.attributes.duration=%3E+soon"),
+            "Filter for Duration",
         ),
         ("experiments=99999".to_owned(), "99999"),
         (String::new(), "No experiment"),
@@ -173,4 +178,106 @@ async fn export_refuses_bad_filters_with_the_servers_message(app: &TestApp) {
             "{query}: {body}"
         );
     }
+}
+
+/// The grid's own filters and orders (a metric's min and max, the duration), which
+/// MLflow's grammar lacks, through the export (the grid's search): in SQL on both
+/// backends, with NaN-only histories, missing metrics and unfinished runs never matching
+/// and sorted last.
+async fn min_max_and_duration_filter_and_sort_in_sql(app: &TestApp) {
+    let exp = app.experiment("grid-only").await;
+    // (name, loss history, duration in seconds or unfinished)
+    let runs: [(&str, &[f64], Option<i64>); 6] = [
+        ("a", &[0.5, 3.0, 1.0], Some(10)),
+        ("b", &[0.1, 2.0], Some(100)),
+        ("c", &[0.9], Some(50)),
+        ("d", &[f64::NAN], Some(5)),
+        ("e", &[], None),
+        ("f", &[0.3, 0.7], Some(3600)),
+    ];
+    for (i, (name, history, seconds)) in runs.into_iter().enumerate() {
+        // Ties (no value) keep the default order: the latest start first.
+        let start = 1_000_000 + i as i64;
+        let run = app
+            .ok(
+                "runs/create",
+                json!({ "experiment_id": exp, "run_name": name, "start_time": start }),
+            )
+            .await["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let metrics: Vec<_> = history
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let value = if v.is_nan() { json!("NaN") } else { json!(v) };
+                json!({ "key": "loss", "value": value, "timestamp": 1, "step": i })
+            })
+            .collect();
+        if !metrics.is_empty() {
+            app.ok(
+                "runs/log-batch",
+                json!({ "run_id": run, "metrics": metrics }),
+            )
+            .await;
+        }
+        if let Some(s) = seconds {
+            app.ok(
+                "runs/update",
+                json!({ "run_id": run, "status": "FINISHED", "end_time": start + s * 1000 }),
+            )
+            .await;
+        }
+    }
+    let cols =
+        "col=attributes.run_name&col=attributes.duration&col=metrics_min.loss&col=metrics_max.loss";
+    let names =
+        |body: &str| -> Vec<String> { parse_csv(body)[1..].iter().map(|r| r[3].clone()).collect() };
+    for (params, want) in [
+        ("f.metrics_min.loss=%3C+0.4", vec!["b", "f"]),
+        ("f.metrics_max.loss=%3E%3D+2", vec!["a", "b"]),
+        ("f.metrics_max.loss=!%3D+3", vec!["b", "c", "f"]),
+        (
+            "f.attributes.duration=%3E+30s%2C+%3C%3D+1h",
+            vec!["b", "c", "f"],
+        ),
+        // Together with the MLflow query and a column box of its own.
+        (
+            "f.attributes.duration=%3E+30s&f.metrics_min.loss=%3C+0.4&q=metrics.loss+%3E+0.5",
+            vec!["b", "f"],
+        ),
+        (
+            "sort=metrics_min.loss&dir=asc",
+            vec!["b", "f", "a", "c", "e", "d"],
+        ),
+        (
+            "sort=metrics_max.loss&dir=desc",
+            vec!["a", "b", "c", "f", "e", "d"],
+        ),
+        (
+            "sort=attributes.duration&dir=asc",
+            vec!["d", "a", "c", "b", "f", "e"],
+        ),
+        (
+            "sort=attributes.duration&dir=desc",
+            vec!["f", "b", "c", "a", "d", "e"],
+        ),
+    ] {
+        let (status, _, body) = export(app, &format!("experiments={exp}&{cols}&{params}")).await;
+        assert_eq!(status, 200, "{params}: {body}");
+        let mut got = names(&body);
+        if !params.starts_with("sort") {
+            // Filters only: compare as sets.
+            got.sort();
+        }
+        assert_eq!(got, want, "{params}");
+    }
+    // A hidden column's grid-only filter goes with the column.
+    let (_, _, body) = export(
+        app,
+        &format!("experiments={exp}&col=attributes.run_name&f.metrics_min.loss=%3C+0.4"),
+    )
+    .await;
+    assert_eq!(names(&body).len(), 6);
 }

@@ -4,7 +4,6 @@
 
 use crate::models::{MetricSummary, Run};
 use crate::pages::plot::{PlotQuery, PlotView};
-use crate::pages::run::format_value;
 use crate::pages::{error_text, url_encode};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -210,7 +209,7 @@ fn CompareView(
     let metric_rows = rows(
         &metric_keys,
         &runs,
-        |r, k| r.metric(k).map(format_value),
+        |r, k| r.metric(k).map(crate::format::number),
         diff,
     );
     let plot_keys: Vec<String> = if keys.is_empty() {

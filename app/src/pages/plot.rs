@@ -267,11 +267,7 @@ fn PlotFigure(d: PlotData, svg_link: String, x_axis: XAxis) -> impl IntoView {
                     (
                         s.color.clone(),
                         format!("{} · {}", s.run_name, s.key),
-                        format!(
-                            "{} at {}",
-                            crate::pages::run::format_value(py),
-                            format_x(x_axis, px_)
-                        ),
+                        format!("{} at {}", crate::format::number(py), format_x(x_axis, px_)),
                     )
                 })
             })

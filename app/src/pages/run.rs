@@ -77,38 +77,6 @@ pub async fn delete_run_tag(run_id: String, key: String) -> Result<(), ServerFnE
         .map_err(ServerFnError::new)
 }
 
-/// `end - start` in words: `1h 02m 03s`, `4.2s`.
-pub fn format_duration(ms: i64) -> String {
-    if ms < 0 {
-        return "—".into();
-    }
-    if ms < 60_000 {
-        return format!("{:.1}s", ms as f64 / 1000.0);
-    }
-    let s = ms / 1000;
-    let (h, m, s) = (s / 3600, s % 3600 / 60, s % 60);
-    if h > 0 {
-        format!("{h}h {m:02}m {s:02}s")
-    } else {
-        format!("{m}m {s:02}s")
-    }
-}
-
-/// A metric value as the tables show it: short, but exact enough to compare.
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
-        format!("{v:.6e}")
-    } else {
-        let s = format!("{v:.6}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_owned()
-    }
-}
-
 #[component]
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
@@ -173,7 +141,7 @@ fn RunView(
     let source = tag_value(&d.run, "mlflow.source.name").map(str::to_owned);
     let commit = tag_value(&d.run, "mlflow.source.git.commit").map(str::to_owned);
     let duration = match (info.start_time, info.end_time) {
-        (Some(s), Some(e)) => format_duration(e - s),
+        (Some(s), Some(e)) => crate::format::duration(e - s),
         _ => "—".into(),
     };
     let status_class = format!("status {}", info.status.to_ascii_lowercase());
@@ -244,9 +212,9 @@ fn RunView(
                         view! {
                             <tr>
                                 <td><a href=href>{m.key.clone()}</a></td>
-                                <td class="num">{format_value(m.last)}</td>
-                                <td class="num">{m.min.map(format_value).unwrap_or_else(|| "—".into())}</td>
-                                <td class="num">{m.max.map(format_value).unwrap_or_else(|| "—".into())}</td>
+                                <td class="num">{crate::format::number(m.last)}</td>
+                                <td class="num">{m.min.map(crate::format::number).unwrap_or_else(|| "—".into())}</td>
+                                <td class="num">{m.max.map(crate::format::number).unwrap_or_else(|| "—".into())}</td>
                                 <td class="num">{m.step}</td>
                                 <td class="num">{m.count}</td>
                             </tr>
@@ -346,6 +314,9 @@ fn TagEditor(
                 }
             }).collect_view()}</tbody>
         </table>
+        <div class="progress" class:active=move || set_tag.pending().get() || delete_tag.pending().get()
+            role="progressbar" aria-label="Saving the tag"
+            aria-hidden=move || (!(set_tag.pending().get() || delete_tag.pending().get())).to_string()></div>
         <ActionForm action=set_tag attr:class="tag-form">
             <input type="hidden" name="run_id" value=run_id.clone()/>
             <input type="text" name="key" placeholder="key" aria-label="Tag key" required/>
@@ -353,27 +324,5 @@ fn TagEditor(
             <button type="submit">"Set tag"</button>
         </ActionForm>
         {failure}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(4_200), "4.2s");
-        assert_eq!(format_duration(63_000), "1m 03s");
-        assert_eq!(format_duration(3_723_000), "1h 02m 03s");
-        assert_eq!(format_duration(-1), "—");
-    }
-
-    #[test]
-    fn values_are_short_but_exact_enough() {
-        assert_eq!(format_value(0.5), "0.5");
-        assert_eq!(format_value(2.0), "2");
-        assert_eq!(format_value(1e-7), "1.000000e-7");
-        assert_eq!(format_value(f64::NAN), "NaN");
-        assert_eq!(format_value(f64::NEG_INFINITY), "-Infinity");
     }
 }

@@ -60,6 +60,20 @@ pub enum Field {
     Registry(RegistryAttribute),
     /// A column of a logged model.
     LoggedModel(LoggedModelAttribute),
+    /// What only the web UI's runs grid filters and sorts by; no parser produces it, so
+    /// MLflow's grammar stays as it is (see `GridField`).
+    Grid(GridField),
+}
+
+/// The runs grid's fields beyond MLflow's filter grammar: a metric's minimum and maximum
+/// over its history (`latest_metrics.min_value`, `max_value`; NaN never counts) and a
+/// run's duration (`end_time - start_time`, in milliseconds; runs without an end never
+/// match). The grid keeps their filters in its URL, beside the MLflow query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GridField {
+    MetricMin(String),
+    MetricMax(String),
+    Duration,
 }
 
 /// Searchable run attributes.
@@ -226,6 +240,9 @@ impl fmt::Display for Field {
             Field::Experiment(e) => write!(f, "attributes.{}", e.name()),
             Field::Registry(r) => write!(f, "attributes.{}", r.name()),
             Field::LoggedModel(a) => write!(f, "attributes.{}", a.name()),
+            Field::Grid(GridField::MetricMin(k)) => write!(f, "metrics_min.{}", quote_key(k)),
+            Field::Grid(GridField::MetricMax(k)) => write!(f, "metrics_max.{}", quote_key(k)),
+            Field::Grid(GridField::Duration) => write!(f, "attributes.duration"),
         }
     }
 }
@@ -458,6 +475,7 @@ fn allowed_ops(field: &Field, scope: Scope) -> &'static [Op] {
         Field::Registry(_) => NUMERIC_OPS,
         Field::LoggedModel(a) if a.is_numeric() => NUMERIC_OPS,
         Field::LoggedModel(_) => RUN_ID_OPS,
+        Field::Grid(_) => NUMERIC_OPS,
     }
 }
 
@@ -476,7 +494,7 @@ enum ValueKind {
 
 fn value_kind(field: &Field) -> ValueKind {
     match field {
-        Field::Metric(_) => ValueKind::Number,
+        Field::Metric(_) | Field::Grid(_) => ValueKind::Number,
         Field::Attribute(a) if a.is_numeric() => ValueKind::Number,
         Field::Experiment(ExperimentAttribute::ExperimentId) => ValueKind::ExperimentId,
         Field::Experiment(

@@ -10,7 +10,7 @@ pub mod registry;
 pub mod sql;
 
 pub use filter::{
-    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, FilterError,
+    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, FilterError, GridField,
     LoggedModelAttribute, Number, Op, RegistryAttribute, Value, parse_experiment_filter,
     parse_logged_model_filter, parse_model_version_filter, parse_registered_model_filter,
     parse_run_filter,

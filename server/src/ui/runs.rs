@@ -4,7 +4,7 @@
 use super::grid_query;
 use crate::db::Db;
 use crate::search::{
-    self, Attribute, Comparison, Expr, Field, Op, OrderBy, PageToken, RunQuery, Value,
+    self, Attribute, Comparison, Expr, Field, GridField, Op, OrderBy, PageToken, RunQuery, Value,
 };
 use crate::store::run_data::{self, Columns, Selection};
 use crate::store::{self, runs::RunRow};
@@ -19,11 +19,12 @@ use std::collections::HashMap;
 /// Runs whose keys the column chooser offers: the most recent ones.
 const KEY_SAMPLE: i64 = 1000;
 
-pub struct Store(pub Db);
+pub struct Store(pub crate::state::AppState);
 
 impl RunsStore for Store {
     fn grid(&self, request: GridRequest) -> BoxFuture<'_, Result<GridPage, String>> {
-        Box::pin(async move { grid(&self.0, &request).await })
+        let caller = super::caller();
+        Box::pin(async move { grid(&self.0, &caller, &request).await })
     }
 }
 
@@ -47,7 +48,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub async fn new(db: &Db, req: &GridRequest) -> Result<Plan, String> {
+    /// Needs READ on every experiment shown.
+    pub async fn new(
+        state: &crate::state::AppState,
+        caller: &crate::auth::Caller,
+        req: &GridRequest,
+    ) -> Result<Plan, String> {
+        let db = &state.db;
         if req.experiment_ids.is_empty() {
             return Err("No experiment given: open one from the experiment list.".into());
         }
@@ -55,6 +62,14 @@ impl Plan {
         let mut experiment_ids = Vec::new();
         for id in &req.experiment_ids {
             let id = store::experiments::parse_id(id).map_err(|e| e.message)?;
+            crate::auth::permissions::require_experiment(
+                state,
+                caller,
+                id,
+                crate::auth::Permission::Read,
+            )
+            .await
+            .map_err(|e| e.message)?;
             let e = store::experiments::get(db, id)
                 .await
                 .map_err(|e| e.message)?;
@@ -90,10 +105,17 @@ impl Plan {
             }
             None => grid_query::generate(&req.filters, &req.rest)?,
         };
-        let (filters, rest) = grid_query::split(&query, &columns)?;
+        let (mut filters, rest) = grid_query::split(&query, &columns)?;
+        // Min, max and duration boxes: beside the query, in the URL only.
+        let (grid_boxes, grid_terms) = grid_query::grid_terms(&req.filters, &columns)?;
+        filters.extend(grid_boxes);
         let mut filter = search::parse_run_filter(&query).map_err(|e| e.to_string())?;
+        for term in grid_terms {
+            filter = Some(and(filter, term));
+        }
         if req.mine {
-            // No login yet: "my runs" are those of the `user` parameter (see GridRequest).
+            // The logged-in user (set by `runs_grid`), or under `--auth none` the `user`
+            // parameter (see GridRequest).
             let user = req
                 .user
                 .clone()
@@ -103,14 +125,7 @@ impl Plan {
                 op: Op::Eq,
                 value: Value::String(user),
             });
-            filter = Some(match filter {
-                None => mine,
-                Some(Expr::And(mut terms)) => {
-                    terms.push(mine);
-                    Expr::And(terms)
-                }
-                Some(other) => Expr::And(vec![other, mine]),
-            });
+            filter = Some(and(filter, mine));
         }
 
         let (order_by, order_text) = match &req.sort {
@@ -119,20 +134,33 @@ impl Plan {
                 let column = Column::parse(id)
                     .filter(Column::sortable)
                     .ok_or_else(|| format!("Runs cannot be sorted by '{id}'."))?;
-                let field = match column {
-                    Column::Attr(Attr::RunName) => "attributes.run_name".to_owned(),
-                    Column::Attr(Attr::UserId) => "attributes.user_id".to_owned(),
-                    Column::Attr(Attr::Status) => "attributes.status".to_owned(),
-                    Column::Attr(Attr::StartTime) => "attributes.start_time".to_owned(),
-                    Column::Param(k) => Field::Param(k).to_string(),
-                    Column::Tag(k) => Field::Tag(k).to_string(),
-                    Column::Metric(k, _) => Field::Metric(k).to_string(),
-                    Column::Attr(_) => unreachable!("not sortable"),
+                let dir = if req.ascending { "ASC" } else { "DESC" };
+                let mlflow = |field: String| {
+                    let text = format!("{field} {dir}");
+                    let parsed = search::parse_run_order_by(std::slice::from_ref(&text))
+                        .map_err(|e| e.to_string())?;
+                    Ok::<_, String>((parsed, Some(text)))
                 };
-                let text = format!("{field} {}", if req.ascending { "ASC" } else { "DESC" });
-                let parsed = search::parse_run_order_by(std::slice::from_ref(&text))
-                    .map_err(|e| e.to_string())?;
-                (parsed, Some(text))
+                // MLflow's order_by has no min, max or duration: ordered in SQL all the same.
+                let grid = |field: GridField| {
+                    let field = Field::Grid(field);
+                    let text = format!("{field} {dir}");
+                    let ascending = req.ascending;
+                    Ok((vec![OrderBy { field, ascending }], Some(text)))
+                };
+                match column {
+                    Column::Attr(Attr::RunName) => mlflow("attributes.run_name".into()),
+                    Column::Attr(Attr::UserId) => mlflow("attributes.user_id".into()),
+                    Column::Attr(Attr::Status) => mlflow("attributes.status".into()),
+                    Column::Attr(Attr::StartTime) => mlflow("attributes.start_time".into()),
+                    Column::Param(k) => mlflow(Field::Param(k).to_string()),
+                    Column::Tag(k) => mlflow(Field::Tag(k).to_string()),
+                    Column::Metric(k, Agg::Last) => mlflow(Field::Metric(k).to_string()),
+                    Column::Metric(k, Agg::Min) => grid(GridField::MetricMin(k)),
+                    Column::Metric(k, Agg::Max) => grid(GridField::MetricMax(k)),
+                    Column::Attr(Attr::Duration) => grid(GridField::Duration),
+                    Column::Attr(_) => unreachable!("not sortable"),
+                }?
             }
         };
 
@@ -227,6 +255,18 @@ impl Plan {
     }
 }
 
+/// `filter AND term`, keeping the conjunction flat.
+fn and(filter: Option<Expr>, term: Expr) -> Expr {
+    match filter {
+        None => term,
+        Some(Expr::And(mut terms)) => {
+            terms.push(term);
+            Expr::And(terms)
+        }
+        Some(other) => Expr::And(vec![other, term]),
+    }
+}
+
 /// A run of a page with its data.
 pub struct Loaded {
     pub row: RunRow,
@@ -294,44 +334,10 @@ impl Cell {
         match self {
             Cell::Empty => String::new(),
             Cell::Text(s) => s.clone(),
-            Cell::Number(f) => short_number(*f),
+            Cell::Number(f) => app::format::number(*f),
             Cell::Time(ms) => app::pages::experiments::format_ms(*ms),
-            Cell::Duration(ms) => duration(*ms),
+            Cell::Duration(ms) => app::format::duration(*ms),
         }
-    }
-}
-
-/// Six significant digits, no trailing zeros; exponent form outside [1e-4, 1e9).
-pub fn short_number(f: f64) -> String {
-    if !f.is_finite() {
-        return f.to_string();
-    }
-    if f == 0.0 {
-        return "0".into();
-    }
-    let magnitude = f.abs().log10().floor() as i32;
-    if !(-4..9).contains(&magnitude) {
-        let s = format!("{f:.5e}");
-        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-        return format!("{mantissa}e{exponent}");
-    }
-    let decimals = (5 - magnitude).max(0) as usize;
-    let s = format!("{f:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
-fn duration(ms: i64) -> String {
-    let s = ms / 1000;
-    match s {
-        _ if ms < 1000 => format!("{ms} ms"),
-        0..60 => format!("{:.1} s", ms as f64 / 1000.0),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
     }
 }
 
@@ -360,8 +366,13 @@ fn available(
     out
 }
 
-async fn grid(db: &Db, req: &GridRequest) -> Result<GridPage, String> {
-    let plan = Plan::new(db, req).await?;
+async fn grid(
+    state: &crate::state::AppState,
+    caller: &crate::auth::Caller,
+    req: &GridRequest,
+) -> Result<GridPage, String> {
+    let db = &state.db;
+    let plan = Plan::new(state, caller, req).await?;
     let offset = PageToken::decode(&req.page)
         .map_err(|e| e.to_string())?
         .offset;
@@ -400,6 +411,7 @@ async fn grid(db: &Db, req: &GridRequest) -> Result<GridPage, String> {
             }
             .encode()
         }),
+        user: req.user.clone(),
     })
 }
 
@@ -453,23 +465,4 @@ fn nest(loaded: &[Loaded]) -> Vec<(usize, u32)> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_short_and_durations_readable() {
-        assert_eq!(short_number(0.123456789), "0.123457");
-        assert_eq!(short_number(1234.5), "1234.5");
-        assert_eq!(short_number(2.0), "2");
-        assert_eq!(short_number(-0.5), "-0.5");
-        assert_eq!(short_number(1.5e-7), "1.5e-7");
-        assert_eq!(short_number(f64::NAN), "NaN");
-        assert_eq!(duration(250), "250 ms");
-        assert_eq!(duration(2_500), "2.5 s");
-        assert_eq!(duration(125_000), "2m 5s");
-        assert_eq!(duration(7_380_000), "2h 3m");
-    }
 }

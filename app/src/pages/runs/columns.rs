@@ -13,7 +13,7 @@ pub enum Attr {
     UserId,
     Status,
     StartTime,
-    /// End time minus start time; computed, so it can be neither filtered nor sorted.
+    /// End time minus start time (filtered and sorted in SQL, beside the MLflow query).
     Duration,
     RunId,
 }
@@ -65,6 +65,8 @@ pub enum FilterKind {
     Number,
     /// Comparisons with times (dates in UTC or epoch milliseconds).
     Time,
+    /// Comparisons with spans: `> 90s`, `<= 2h` (units ms, s, m, h, d; seconds without).
+    Duration,
     /// `= v`, `!= v`, `LIKE p`, `ILIKE p`, `IN a, b` (and `IS NULL` for params and tags).
     Text,
     /// Not filterable.
@@ -136,17 +138,26 @@ impl Column {
 
     pub fn filter_kind(&self) -> FilterKind {
         match self {
-            Column::Attr(Attr::Duration) | Column::Metric(_, Agg::Min | Agg::Max) => {
-                FilterKind::None
-            }
+            Column::Attr(Attr::Duration) => FilterKind::Duration,
             Column::Attr(Attr::StartTime) => FilterKind::Time,
-            Column::Metric(_, Agg::Last) => FilterKind::Number,
+            Column::Metric(..) => FilterKind::Number,
             _ => FilterKind::Text,
         }
     }
 
+    /// Whether MLflow's filter grammar cannot express this column's filter (a metric's
+    /// min or max, the duration). Such a filter stays in the URL as its box (`f.<id>`),
+    /// never in the query box, and the server adds it to the search; it belongs to its
+    /// column, so hiding the column drops it.
+    pub fn grid_only(&self) -> bool {
+        matches!(
+            self,
+            Column::Attr(Attr::Duration) | Column::Metric(_, Agg::Min | Agg::Max)
+        )
+    }
+
     /// Whether the server can order by it (MLflow's order_by: attributes, params, tags
-    /// and a metric's latest value).
+    /// and a metric's latest value; and the grid's own min, max and duration).
     pub fn sortable(&self) -> bool {
         self.filter_kind() != FilterKind::None && *self != Column::Attr(Attr::RunId)
     }
@@ -161,6 +172,7 @@ impl Column {
         match self.filter_kind() {
             FilterKind::Number => "> 0.5, <= 2",
             FilterKind::Time => ">= 2026-01-31",
+            FilterKind::Duration => "> 90s, < 2h",
             FilterKind::Text => match self {
                 Column::Param(_) | Column::Tag(_) => "= v, LIKE a%, IN a, b",
                 _ => "= v, LIKE a%",

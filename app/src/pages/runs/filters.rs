@@ -37,6 +37,12 @@ pub fn QueryBox(req: GridRequest, query: String) -> impl IntoView {
     view! {
         <form method="get" class="search query-box" role="search">
             {hidden_state(&req, true)}
+            // The query cannot hold min, max or duration filters: they ride along.
+            {req.filters.iter()
+                .filter(|(id, _)| Column::parse(id).is_some_and(|c| c.grid_only()))
+                .map(|(id, text)| view! {
+                    <input type="hidden" name=format!("f.{id}") value=text.clone()/>
+                }).collect_view()}
             <input
                 type="search"
                 name="query"

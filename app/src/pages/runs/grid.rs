@@ -77,7 +77,7 @@ pub fn Grid(page: GridPage, req: GridRequest, selected: RwSignal<Vec<String>>) -
                     view! {
                         <a href=link(everyone) aria-current=(!base.mine).then_some("true")>"Everyone"</a>
                         <a href=link(mine) aria-current=base.mine.then_some("true")
-                            title="Runs by the user in the ?user= parameter">"My runs"</a>
+                            title="Runs by the logged-in user (without login: the ?user= parameter)">"My runs"</a>
                     }
                 }
             </nav>
@@ -93,7 +93,7 @@ pub fn Grid(page: GridPage, req: GridRequest, selected: RwSignal<Vec<String>>) -
             </button>
             <a class="button" href=base.export_href() download="runs.csv" rel="external">"Export CSV"</a>
         </div>
-        {base.mine.then(|| match &base.user {
+        {base.mine.then(|| match &page.user {
             Some(u) => view! { <p class="note">"Showing runs by " <strong>{u.clone()}</strong> "."</p> }.into_any(),
             None => view! { <p class="note">"No current user: add " <code>"?user=<name>"</code> " to the address to see your runs."</p> }.into_any(),
         })}
@@ -113,7 +113,7 @@ pub fn Grid(page: GridPage, req: GridRequest, selected: RwSignal<Vec<String>>) -
                         }).collect_view()}
                     </tr>
                 </thead>
-                <tbody>
+                <tbody on:keydown=row_keys>
                     {page.rows.iter().map(|r| row(r, &page.columns, selected, &base, navigate.clone())).collect_view()}
                 </tbody>
             </table>
@@ -128,6 +128,7 @@ pub fn Grid(page: GridPage, req: GridRequest, selected: RwSignal<Vec<String>>) -
                 {(!page.query.is_empty()).then(|| view! { <a href=base.first_page_without_filters_href()>"clear the filters"</a> "." })}
             </p>
         })}
+        <p class="hint">"Keyboard: Tab to a row's box or name, ↑ and ↓ to move between rows, Space to select."</p>
         <nav class="pager" aria-label="Pages">
             {previous.map(|p| view! { <a href=link(p) rel="prev">"← Previous"</a> })}
             <span class="range">
@@ -135,6 +136,45 @@ pub fn Grid(page: GridPage, req: GridRequest, selected: RwSignal<Vec<String>>) -
             </span>
             {next.map(|n| view! { <a href=link(n) rel="next">"Next →"</a> })}
         </nav>
+    }
+}
+
+/// Keyboard moves between rows: ↑/↓ (or k/j) take the focus from a row's checkbox or
+/// name link to the same one in the row above or below; Space ticks a checkbox and Enter
+/// opens a link, as usual.
+fn row_keys(ev: leptos::ev::KeyboardEvent) {
+    use leptos::wasm_bindgen::JsCast;
+    let down = match ev.key().as_str() {
+        "ArrowDown" | "j" => true,
+        "ArrowUp" | "k" => false,
+        _ => return,
+    };
+    let Some(target) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let selector = if target.matches("td.select input").unwrap_or(false) {
+        "td.select input"
+    } else if target.matches("td.name a:not(.parent)").unwrap_or(false) {
+        "td.name a:not(.parent)"
+    } else {
+        return;
+    };
+    let Ok(Some(row)) = target.closest("tr") else {
+        return;
+    };
+    let next = if down {
+        row.next_element_sibling()
+    } else {
+        row.previous_element_sibling()
+    };
+    if let Some(Ok(Some(el))) = next.map(|r| r.query_selector(selector))
+        && let Ok(el) = el.dyn_into::<leptos::web_sys::HtmlElement>()
+    {
+        ev.prevent_default();
+        let _ = el.focus();
     }
 }
 
@@ -196,11 +236,9 @@ where
     N: Fn(&str, leptos_router::NavigateOptions) + Clone + Send + Sync + 'static,
 {
     let id = r.run_id.clone();
-    let id_check = id.clone();
     let toggle_id = id.clone();
     let href_base = base.clone();
-    let on_change = move |ev: leptos::ev::Event| {
-        let checked = event_target_checked(&ev);
+    let set_checked = move |checked: bool| {
         selected.update(|s| {
             s.retain(|x| *x != toggle_id);
             if checked {
@@ -222,6 +260,24 @@ where
             },
         );
     };
+    let on_change = {
+        let set_checked = set_checked.clone();
+        move |ev: leptos::ev::Event| set_checked(event_target_checked(&ev))
+    };
+    // The box is ticked by its `checked` attribute only, never by a property bound to
+    // the selection: hydration would then reset a box ticked before the WASM loaded.
+    // Instead, once hydrated, a box whose state differs from the URL's selection was
+    // changed by the user meanwhile, and the selection follows it.
+    let check = NodeRef::<leptos::html::Input>::new();
+    let sync_id = id.clone();
+    Effect::new(move |_| {
+        if let Some(input) = check.get() {
+            let ticked = input.checked();
+            if ticked != selected.read_untracked().contains(&sync_id) {
+                set_checked(ticked);
+            }
+        }
+    });
     let class = format!(
         "depth-{}{}",
         r.depth.min(3),
@@ -263,8 +319,7 @@ where
     view! {
         <tr class=class data-run-id=id.clone()>
             <td class="select">
-                <input type="checkbox" aria-label=label
-                    prop:checked=move || selected.read().contains(&id_check)
+                <input type="checkbox" aria-label=label node_ref=check
                     checked=selected.read_untracked().contains(&id)
                     on:change=on_change/>
             </td>

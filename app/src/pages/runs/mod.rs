@@ -59,6 +59,8 @@ pub struct GridPage {
     /// Rows before this page.
     pub offset: u64,
     pub next_page_token: Option<String>,
+    /// Whose runs "My runs" showed: the logged-in user, else the `user` parameter.
+    pub user: Option<String>,
 }
 
 /// One run of the page, its cells already formatted (the same text on the server and in
@@ -80,6 +82,11 @@ pub struct GridRow {
 
 #[server(prefix = "/_fn", input = leptos::server_fn::codec::Json)]
 pub async fn runs_grid(request: GridRequest) -> Result<GridPage, ServerFnError> {
+    let mut request = request;
+    // Logged in, "My runs" are the logged-in user's, whatever the address says.
+    if let Some(user) = use_context::<crate::pages::account::CurrentUser>() {
+        request.user = Some(user.username);
+    }
     crate::pages::ssr::store::<dyn ssr::RunsStore>()?
         .grid(request)
         .await
@@ -125,6 +132,13 @@ pub fn RunsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            // One experiment: its permissions, for those who may manage them.
+            {move || {
+                let ids = params.read().get("ids").unwrap_or_default();
+                (!ids.is_empty() && !ids.contains(',')).then(|| view! {
+                    <crate::pages::access::PermissionsPanel kind="experiment" id=ids/>
+                })
+            }}
         </section>
     }
 }

@@ -5,9 +5,9 @@
 //!
 //! | param | meaning |
 //! | --- | --- |
-//! | `f.<column id>` | a column's filter box, e.g. `f.metrics.loss=> 0.5` |
+//! | `f.<column id>` | a column's filter box, e.g. `f.metrics.loss=> 0.5`; the boxes of min, max and duration columns (`f.metrics_min.loss`, `f.attributes.duration`) are kept only here, as MLflow's query cannot hold them |
 //! | `q` | the rest of the filter query: what no column filter holds |
-//! | `query` | a query typed in the search box; replaces `f.*` and `q`, and the server splits it back into column filters |
+//! | `query` | a query typed in the search box; replaces `f.*` (all but the min, max and duration boxes) and `q`, and the server splits it back into column filters |
 //! | `col` (repeated) | the chosen columns, in order; none means the defaults |
 //! | `sort`, `dir` | the column id to order by, `asc` or `desc` (default) |
 //! | `view` | `active` (default), `deleted` or `all` |
@@ -63,9 +63,8 @@ pub struct GridRequest {
     pub sort: Option<String>,
     pub ascending: bool,
     pub view: View,
-    /// The current user. There is no login yet, so it comes from the `user` parameter;
-    /// when authentication lands, the logged-in user plugs in here (and `user` becomes
-    /// only a default).
+    /// Whose runs "My runs" shows: the logged-in user (`runs_grid` sets it), or without
+    /// login the `user` parameter.
     pub user: Option<String>,
     pub mine: bool,
     pub page: String,

@@ -1,7 +1,7 @@
 //! One filter box: its text to filter terms, and values back to box text.
 
 use super::{quote, time::parse_time};
-use crate::search::{Attribute, Comparison, Expr, Field, Number, Op, Value};
+use crate::search::{Attribute, Comparison, Expr, Field, GridField, Number, Op, Value};
 use app::pages::runs::columns::{Agg, Attr, Column, FilterKind};
 
 /// The filter field a column's box filters, if it has one.
@@ -12,11 +12,12 @@ pub(super) fn field_of(column: &Column) -> Option<Field> {
         Column::Attr(Attr::Status) => Field::Attribute(Attribute::Status),
         Column::Attr(Attr::StartTime) => Field::Attribute(Attribute::StartTime),
         Column::Attr(Attr::RunId) => Field::Attribute(Attribute::RunId),
-        Column::Attr(Attr::Duration) => return None,
+        Column::Attr(Attr::Duration) => Field::Grid(GridField::Duration),
         Column::Param(k) => Field::Param(k.clone()),
         Column::Tag(k) => Field::Tag(k.clone()),
         Column::Metric(k, Agg::Last) => Field::Metric(k.clone()),
-        Column::Metric(_, Agg::Min | Agg::Max) => return None,
+        Column::Metric(k, Agg::Min) => Field::Grid(GridField::MetricMin(k.clone())),
+        Column::Metric(k, Agg::Max) => Field::Grid(GridField::MetricMax(k.clone())),
     })
 }
 
@@ -31,23 +32,23 @@ pub fn cell_terms(column: &Column, text: &str) -> Result<Vec<Expr>, String> {
         return Err(format!("The column {label} cannot be filtered."));
     };
     match column.filter_kind() {
-        FilterKind::Number | FilterKind::Time => text
+        FilterKind::Number | FilterKind::Time | FilterKind::Duration => text
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(|part| {
                 let (op, value) = numeric_op(part);
                 let value = value.trim();
-                let number = if column.filter_kind() == FilterKind::Time {
-                    parse_time(value).map(Number::Int)
-                } else {
-                    parse_number(value)
+                let number = match column.filter_kind() {
+                    FilterKind::Time => parse_time(value).map(Number::Int),
+                    FilterKind::Duration => parse_duration(value).map(Number::Int),
+                    _ => parse_number(value),
                 };
                 let number = number.ok_or_else(|| {
-                    let example = if column.filter_kind() == FilterKind::Time {
-                        "'>= 2026-01-31' or '< 2026-01-31 12:00'"
-                    } else {
-                        "'> 0.5' or '<= 2'"
+                    let example = match column.filter_kind() {
+                        FilterKind::Time => "'>= 2026-01-31' or '< 2026-01-31 12:00'",
+                        FilterKind::Duration => "'> 90s' or '<= 2h'",
+                        _ => "'> 0.5' or '<= 2'",
                     };
                     format!("Filter for {label}: expected a comparison such as {example}, found '{part}'.")
                 })?;
@@ -79,6 +80,26 @@ fn numeric_op(part: &str) -> (Op, &str) {
         }
     }
     (Op::Eq, part)
+}
+
+/// A span in milliseconds: a number with a unit (`ms`, `s`, `m`/`min`, `h`, `d`), or
+/// without one in seconds; `1.5h` is 5,400,000.
+fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" => 1.0,
+        "" | "s" | "sec" => 1e3,
+        "m" | "min" => 60e3,
+        "h" => 3600e3,
+        "d" => 86_400e3,
+        _ => return None,
+    };
+    let ms = number.parse::<f64>().ok()? * scale;
+    (ms.is_finite() && ms < 9.2e18).then(|| ms.round() as i64)
 }
 
 fn parse_number(s: &str) -> Option<Number> {

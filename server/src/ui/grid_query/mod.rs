@@ -81,13 +81,16 @@ fn quote(s: &str) -> String {
 }
 
 /// The whole query for some filter boxes (`(column id, text)`) and the free rest.
-/// Box terms come first, in the given order, then the rest's terms.
+/// Box terms come first, in the given order, then the rest's terms. Boxes of grid-only
+/// columns (`Column::grid_only`) are left out: see [`grid_terms`].
 pub fn generate(filters: &[(String, String)], rest: &str) -> Result<String, String> {
     let mut terms: Vec<Expr> = Vec::new();
     for (id, text) in filters {
         let column =
             Column::parse(id).ok_or_else(|| format!("Unknown column '{id}' in a filter."))?;
-        terms.extend(cell_terms(&column, text)?);
+        if !column.grid_only() {
+            terms.extend(cell_terms(&column, text)?);
+        }
     }
     match parse_run_filter(rest).map_err(|e| e.to_string())? {
         Some(Expr::And(more)) => terms.extend(more),
@@ -102,6 +105,25 @@ pub fn generate(filters: &[(String, String)], rest: &str) -> Result<String, Stri
     // What is generated must parse (and mean the same); this guards the printer.
     parse_run_filter(&query).map_err(|e| e.to_string())?;
     Ok(query)
+}
+
+/// The kept grid-only boxes (`(column id, text)`) and their terms.
+pub type GridTerms = (Vec<(String, String)>, Vec<Expr>);
+
+/// The terms of the boxes that MLflow's grammar cannot express (a metric's min or max,
+/// the duration): the grid ANDs them to the query's filter, with `search::GridField`s.
+/// Boxes of columns that are not shown are dropped, with the columns.
+pub fn grid_terms(filters: &[(String, String)], shown: &[Column]) -> Result<GridTerms, String> {
+    let mut boxes = Vec::new();
+    let mut terms = Vec::new();
+    for (id, text) in filters {
+        let Some(column) = Column::parse(id).filter(|c| c.grid_only() && shown.contains(c)) else {
+            continue;
+        };
+        terms.extend(cell_terms(&column, text)?);
+        boxes.push((id.clone(), text.trim().to_owned()));
+    }
+    Ok((boxes, terms))
 }
 
 /// A query split over the shown columns: each column's box text (in column order, only
@@ -288,7 +310,76 @@ mod tests {
             "{e}"
         );
         assert!(generate(&boxes(&[("metrics.loss", "> inf")]), "").is_err());
-        assert!(generate(&boxes(&[("metrics_min.loss", "> 1")]), "").is_err());
+        // Min, max and duration boxes stay out of MLflow's query (see grid_terms).
+        assert_eq!(
+            generate(
+                &boxes(&[("metrics_min.loss", "> 1"), ("metrics.loss", "< 2")]),
+                ""
+            )
+            .unwrap(),
+            "metrics.loss < 2"
+        );
+    }
+
+    #[test]
+    fn min_max_and_duration_boxes_become_grid_terms_of_shown_columns() {
+        use crate::search::GridField;
+        let shown = [col("metrics_min.loss"), col("attributes.duration")];
+        let filters = boxes(&[
+            ("metrics_min.loss", " > 0.5, <= 2 "),
+            ("metrics_max.loss", "> 1"),
+            ("attributes.duration", ">= 1.5m, < 2h"),
+            ("metrics.loss", "< 3"),
+        ]);
+        let (kept, terms) = grid_terms(&filters, &shown).unwrap();
+        // The hidden max column's box goes with its column; MLflow's boxes are the query's.
+        assert_eq!(
+            kept,
+            boxes(&[
+                ("metrics_min.loss", "> 0.5, <= 2"),
+                ("attributes.duration", ">= 1.5m, < 2h")
+            ])
+        );
+        let min = |n| Field::Grid(GridField::MetricMin(n));
+        let duration = Field::Grid(GridField::Duration);
+        assert_eq!(
+            terms,
+            vec![
+                compare(
+                    min("loss".into()),
+                    Op::Gt,
+                    Value::Number(Number::Float(0.5))
+                ),
+                compare(min("loss".into()), Op::Le, Value::Number(Number::Int(2))),
+                compare(duration.clone(), Op::Ge, Value::Number(Number::Int(90_000))),
+                compare(duration, Op::Lt, Value::Number(Number::Int(7_200_000))),
+            ]
+        );
+        for (text, ms) in [
+            ("> 250ms", 250),
+            ("> 90", 90_000),
+            ("> 90s", 90_000),
+            ("> 2 min", 120_000),
+            ("> 1d", 86_400_000),
+        ] {
+            let (_, terms) = grid_terms(&boxes(&[("attributes.duration", text)]), &shown).unwrap();
+            assert_eq!(
+                terms,
+                vec![compare(
+                    Field::Grid(GridField::Duration),
+                    Op::Gt,
+                    Value::Number(Number::Int(ms))
+                )],
+                "{text}"
+            );
+        }
+        for bad in ["> soon", "> 5 weeks", "> -1s", "> 1e400s"] {
+            let e = grid_terms(&boxes(&[("attributes.duration", bad)]), &shown).unwrap_err();
+            assert!(
+                e.contains("Filter for Duration") && e.contains("'> 90s'"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
