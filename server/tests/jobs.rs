@@ -2,14 +2,15 @@
 //! trash (rows in every table and the artifact files) and nothing else, a dry run deletes
 //! nothing and reports the same set, explicit ids must name deleted things; the reaper
 //! fails stale RUNNING runs and spares one that keeps writing; a lease has one holder at a
-//! time and is taken over once it expires.
+//! time and is taken over once it expires; PostgreSQL's planner statistics are refreshed
+//! once a table has grown, by one replica at a time.
 
 mod common;
 
 use common::TestApp;
 use ferroflow::artifacts::Artifacts;
 use ferroflow::jobs::gc::{self, GcRequest};
-use ferroflow::jobs::{JobKind, Jobs, JobsConfig, history, lease, reaper};
+use ferroflow::jobs::{JobKind, Jobs, JobsConfig, history, lease, reaper, statistics};
 use ferroflow::store::now_ms;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -21,6 +22,7 @@ on_both_backends!(
     reaper_fails_stale_runs_and_spares_writing_ones,
     lease_has_one_holder_and_expires,
     recorded_job_runs,
+    planner_statistics_follow_growth,
 );
 
 const DAY: i64 = 24 * 3600 * 1000;
@@ -54,6 +56,15 @@ async fn full_run(app: &TestApp, exp: &str) -> String {
                "tags": [{"key": "team", "value": "nlp"}]}),
     )
     .await;
+    // Long enough a history to have plot tiles (more than tiles::MIN_POINTS points).
+    for first in [20, 620] {
+        app.ok(
+            "runs/log-batch",
+            json!({"run_id": run,
+                   "metrics": (first..first + 600).map(|i| json!({"key": "loss", "value": i, "timestamp": 1000 + i, "step": i})).collect::<Vec<_>>()}),
+        )
+        .await;
+    }
     app.ok(
         "runs/log-inputs",
         json!({"run_id": run, "datasets": [{
@@ -95,6 +106,7 @@ async fn run_rows(app: &TestApp, run: &str) -> Vec<(&'static str, i64)> {
         "tags",
         "metrics",
         "latest_metrics",
+        "metric_tiles",
         "run_inputs",
         "run_input_tags",
         "run_model_outputs",
@@ -657,4 +669,81 @@ async fn recorded_job_runs(app: &TestApp) {
     }
     let value: Value = json!(runs.iter().map(|r| r.job.clone()).collect::<Vec<_>>());
     assert!(value.to_string().contains("upkeep"));
+}
+
+async fn planner_statistics_follow_growth(app: &TestApp) {
+    if app.db.backend == ferroflow::db::Backend::Sqlite {
+        assert!(statistics::refresh(&app.db).await.unwrap().is_empty());
+        return;
+    }
+    let exp = app.experiment("grows").await;
+    let run = app.run(&exp).await;
+    // 2,000 points in MLflow's batches of at most 1,000.
+    for batch in 0..2 {
+        let metrics: Vec<Value> = (batch * 1000..(batch + 1) * 1000)
+            .map(|i| json!({"key": "loss", "value": i, "timestamp": i, "step": i}))
+            .collect();
+        app.ok("runs/log-batch", json!({"run_id": run, "metrics": metrics}))
+            .await;
+    }
+
+    // Another replica at it: this one leaves the tables alone.
+    let mut other = app.db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(0x6665_7272_6f73_7461_i64)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    assert!(statistics::refresh(&app.db).await.unwrap().is_empty());
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(0x6665_7272_6f73_7461_i64)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    drop(other);
+    // PostgreSQL counts changes with a delay (a backend reports them once idle), so the
+    // refresh that analyzes `metrics` may not be the first.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let analyzed = loop {
+        let tables = statistics::refresh(&app.db).await.unwrap();
+        if tables.iter().any(|t| t == "metrics") {
+            break tables;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never analyzed"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        analyzed
+            .iter()
+            .all(|t| statistics::TABLES.contains(&t.as_str()))
+    );
+    let analyzed_at: Option<String> = sqlx::query_scalar(
+        "SELECT last_analyze::text FROM pg_stat_user_tables WHERE relname = 'metrics'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(analyzed_at.is_some());
+    // Once the last changes are counted (and analyzed), the next checks leave the table
+    // alone: ANALYZE starts its count afresh.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while statistics::refresh(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t == "metrics")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics analyzed again and again"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for _ in 0..3 {
+        let again = statistics::refresh(&app.db).await.unwrap();
+        assert!(!again.iter().any(|t| t == "metrics"), "{again:?}");
+    }
 }

@@ -1,13 +1,15 @@
 //! Maintenance jobs: garbage collection (`gc`), the stuck-run reaper (`reaper`) and
 //! database upkeep (`upkeep`), each on its own schedule and run by exactly one replica at
 //! a time through a lease in the database (`lease`); every run is recorded (`history`).
-//! `schedule` is the loop each replica runs to take due jobs.
+//! `schedule` is the loop each replica runs to take due jobs; it also keeps PostgreSQL's
+//! planner statistics fresh (`statistics`).
 
 pub mod gc;
 pub mod history;
 pub mod lease;
 pub mod reaper;
 mod schedule;
+pub mod statistics;
 pub mod upkeep;
 
 use crate::artifacts::Artifacts;

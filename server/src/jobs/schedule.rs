@@ -2,7 +2,8 @@
 //! tries to take the lease of every due job that it is not already running. A job it
 //! takes runs in its own task, with a second task renewing the lease every third of its
 //! time to live; if renewal fails for a whole time to live the job stops at its next step,
-//! since another replica may by then have taken it over.
+//! since another replica may by then have taken it over. Every `statistics::EVERY` it
+//! also refreshes PostgreSQL's planner statistics where they went stale (`statistics`).
 
 use super::{JobKind, Jobs, lease, lease_lost};
 use crate::store::now_ms;
@@ -19,6 +20,8 @@ pub(super) async fn run(jobs: Jobs) {
     let poll = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut running: HashMap<JobKind, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut last_beat = i64::MIN;
+    let mut statistics: Option<tokio::task::JoinHandle<()>> = None;
+    let mut last_statistics = tokio::time::Instant::now();
     loop {
         if jobs.stopping() || jobs.db.pool.is_closed() {
             break;
@@ -31,6 +34,18 @@ pub(super) async fn run(jobs: Jobs) {
             }
         }
         running.retain(|_, task| !task.is_finished());
+        // In its own task: an ANALYZE of a large table must not hold up heartbeats.
+        if statistics.as_ref().is_none_or(|t| t.is_finished())
+            && last_statistics.elapsed() >= super::statistics::EVERY
+        {
+            last_statistics = tokio::time::Instant::now();
+            let db = jobs.db.clone();
+            statistics = Some(tokio::spawn(async move {
+                if let Err(e) = super::statistics::refresh(&db).await {
+                    tracing::warn!(error = %e.message, "refreshing planner statistics failed");
+                }
+            }));
+        }
         for kind in JobKind::ALL {
             if running.contains_key(&kind) {
                 continue;
@@ -62,6 +77,9 @@ pub(super) async fn run(jobs: Jobs) {
     // Shutting down: running jobs stop at their next step; wait for them to hand back
     // their leases.
     for (_, task) in running {
+        let _ = task.await;
+    }
+    if let Some(task) = statistics {
         let _ = task.await;
     }
 }

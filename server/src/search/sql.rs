@@ -17,7 +17,8 @@
 //!   real values and before missing ones.
 
 use super::filter::{
-    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, Number, Op, Value,
+    Attribute, Comparison, DatasetField, ExperimentAttribute, Expr, Field, GridField, Number, Op,
+    Value,
 };
 use super::order_by::OrderBy;
 use super::{Backend, ViewType};
@@ -25,7 +26,7 @@ use sea_query::extension::postgres::PgExpr;
 use sea_query::extension::sqlite::SqliteExpr;
 use sea_query::{
     Alias, Cond, Condition, DynIden, Expr as Sql, ExprTrait, Func, Iden, IntoIden, JoinType,
-    LikeExpr, Order, Query, SelectStatement, SimpleExpr,
+    LikeExpr, NullOrdering, Order, Query, SelectStatement, SimpleExpr,
 };
 
 /// One page of `search_runs`.
@@ -168,6 +169,8 @@ enum Col {
     Key,
     Value,
     IsNan,
+    MinValue,
+    MaxValue,
     Name,
     Digest,
 }
@@ -225,10 +228,11 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
             Field::Attribute(a) => {
                 start_time_ordered |= *a == Attribute::StartTime;
                 let col = Sql::col((Runs::Table, run_column(*a)));
-                if a.is_numeric() && !nulls_last_by_default(backend, order.ascending) {
-                    s.order_by_expr(col.clone().is_null(), Order::Asc);
+                if a.is_numeric() {
+                    order_nulls_last(&mut s, col.into(), dir, backend);
+                } else {
+                    s.order_by_expr(col.into(), dir);
                 }
-                s.order_by_expr(col.into(), dir);
             }
             Field::Metric(key) => order_by_metric(&mut s, i, key, dir, plan.order_via),
             Field::Param(key) => order_by_value(
@@ -242,6 +246,17 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
             Field::Tag(key) => {
                 order_by_value(&mut s, Tags::Table.into_iden(), i, key, dir, plan.order_via)
             }
+            Field::Grid(GridField::MetricMin(key)) => {
+                order_by_summary(&mut s, i, key, Col::MinValue, dir, plan.order_via)
+            }
+            Field::Grid(GridField::MetricMax(key)) => {
+                order_by_summary(&mut s, i, key, Col::MaxValue, dir, plan.order_via)
+            }
+            // Runs without an end last, in both directions.
+            Field::Grid(GridField::Duration) => {
+                s.order_by_expr(duration().is_null(), Order::Asc);
+                s.order_by_expr(duration(), dir);
+            }
             // The order_by parser admits only the fields above for runs.
             Field::Dataset(_)
             | Field::Experiment(_)
@@ -250,13 +265,8 @@ pub fn runs_page_with(q: &RunQuery, backend: Backend, plan: Plan) -> SelectState
         }
     }
     if !start_time_ordered {
-        if !nulls_last_by_default(backend, false) {
-            s.order_by_expr(
-                Sql::col((Runs::Table, Runs::StartTime)).is_null(),
-                Order::Asc,
-            );
-        }
-        s.order_by((Runs::Table, Runs::StartTime), Order::Desc);
+        let start = Sql::col((Runs::Table, Runs::StartTime)).into();
+        order_nulls_last(&mut s, start, Order::Desc, backend);
     }
     s.order_by((Runs::Table, Runs::RunUuid), Order::Asc);
     s.limit(clamp(q.limit)).offset(clamp(q.offset));
@@ -337,14 +347,23 @@ fn stage(view: ViewType) -> Option<&'static str> {
     }
 }
 
-/// Where the backend puts NULLs without help: SQLite treats NULL as the smallest value,
-/// PostgreSQL as the largest. An `(x IS NULL)` key is added only where the default puts
-/// them first, which keeps the default `start_time DESC` order able to use the
-/// `runs_by_experiment` index on SQLite.
-fn nulls_last_by_default(backend: Backend, ascending: bool) -> bool {
-    match backend {
-        Backend::Sqlite => !ascending,
-        Backend::Postgres => ascending,
+/// Orders by `col`, NULLs last (MLflow's order), in the form each database can read from
+/// an index. SQLite treats NULL as the smallest value, PostgreSQL as the largest: plain
+/// where that already puts NULLs last (SQLite's `DESC`, PostgreSQL's `ASC`), `NULLS LAST`
+/// on PostgreSQL (the `runs_by_experiment` index is declared `start_time DESC NULLS
+/// LAST`, so the default order walks it), an `(x IS NULL)` key before it on SQLite.
+fn order_nulls_last(s: &mut SelectStatement, col: SimpleExpr, dir: Order, backend: Backend) {
+    match (backend, &dir) {
+        (Backend::Sqlite, Order::Desc) | (Backend::Postgres, Order::Asc) => {
+            s.order_by_expr(col, dir);
+        }
+        (Backend::Postgres, _) => {
+            s.order_by_expr_with_nulls(col, dir, NullOrdering::Last);
+        }
+        (Backend::Sqlite, _) => {
+            s.order_by_expr(col.clone().is_null(), Order::Asc);
+            s.order_by_expr(col, dir);
+        }
     }
 }
 
@@ -393,6 +412,39 @@ fn order_by_metric(s: &mut SelectStatement, i: usize, key: &str, dir: Order, via
             s.order_by_expr(scalar_subquery(lm, Col::Value, key), dir);
         }
     }
+}
+
+/// A metric's min or max order (the grid's): by value, runs without one (no such metric,
+/// or only NaN) last.
+fn order_by_summary(
+    s: &mut SelectStatement,
+    i: usize,
+    key: &str,
+    column: Col,
+    dir: Order,
+    via: OrderVia,
+) {
+    let lm = LatestMetrics::Table.into_iden();
+    let value: SimpleExpr = match via {
+        OrderVia::LeftJoin => {
+            let alias = Alias::new(format!("os{i}")).into_iden();
+            s.join_as(
+                JoinType::LeftJoin,
+                lm,
+                alias.clone(),
+                on_run_key(&alias, key),
+            );
+            Sql::col((alias, column)).into()
+        }
+        OrderVia::Subquery => scalar_subquery(lm, column, key),
+    };
+    s.order_by_expr(value.clone().is_null(), Order::Asc);
+    s.order_by_expr(value, dir);
+}
+
+/// A run's duration in milliseconds; NULL while it has no end (or no start).
+fn duration() -> SimpleExpr {
+    Sql::col((Runs::Table, Runs::EndTime)).sub(Sql::col((Runs::Table, Runs::StartTime)))
 }
 
 /// Param/tag order: by value, runs without the key last.
@@ -489,6 +541,13 @@ impl Compiler {
                 c.op,
                 &c.value,
             ),
+            Field::Grid(GridField::MetricMin(key)) => {
+                self.summary(key, Col::MinValue, c.op, &c.value)
+            }
+            Field::Grid(GridField::MetricMax(key)) => {
+                self.summary(key, Col::MaxValue, c.op, &c.value)
+            }
+            Field::Grid(GridField::Duration) => self.column_test(duration(), c.op, &c.value),
             // Registry filters compile in `search::registry`; the parser never gives them here.
             Field::Registry(_) | Field::LoggedModel(_) => never(),
         }
@@ -555,6 +614,28 @@ impl Compiler {
             Op::Ge => real.and(val.gte(v)),
             // NaN differs from everything.
             Op::Ne => Sql::col((lm.clone(), Col::IsNan)).eq(1i64).or(val.ne(v)),
+            _ => return never(),
+        };
+        let mut sub = Self::keyed(&lm, key);
+        sub.and_where(test);
+        self.has(sub, lm, false)
+    }
+
+    /// A metric's min or max over its history (the grid's filters); NULL (only NaN
+    /// logged) never matches.
+    fn summary(&self, key: &str, column: Col, op: Op, value: &Value) -> SimpleExpr {
+        let lm = LatestMetrics::Table.into_iden();
+        let Value::Number(n) = value else {
+            return never();
+        };
+        let (v, col) = (n.as_f64(), Sql::col((lm.clone(), column)));
+        let test = match op {
+            Op::Eq => col.eq(v),
+            Op::Ne => col.ne(v),
+            Op::Lt => col.lt(v),
+            Op::Le => col.lte(v),
+            Op::Gt => col.gt(v),
+            Op::Ge => col.gte(v),
             _ => return never(),
         };
         let mut sub = Self::keyed(&lm, key);
@@ -799,7 +880,7 @@ mod tests {
         );
         let (sql, _) = run_sql("", &[], Backend::Postgres);
         assert!(
-            sql.contains(r#"ORDER BY "runs"."start_time" IS NULL ASC, "runs"."start_time" DESC, "runs"."run_uuid" ASC"#),
+            sql.contains(r#"ORDER BY "runs"."start_time" DESC NULLS LAST, "runs"."run_uuid" ASC"#),
             "{sql}"
         );
         let (sql, _) = run_sql("", &["created"], Backend::Sqlite);
