@@ -4,7 +4,8 @@
 //! skipped when that default does not answer). Both go through sqlx's `Any` driver and
 //! sea-query-binder, as the server does.
 
-use ferroflow::search::sql::{OrderVia, Plan, SemiJoin, runs_page_with};
+use ferroflow::search::runs_page;
+use ferroflow::search::sql::{OrderVia, Part, Plan, SemiJoin, runs_page_with};
 use ferroflow::search::{
     Backend, ExperimentQuery, RunQuery, ViewType, experiments_page, parse_experiment_filter,
     parse_experiment_order_by, parse_run_filter, parse_run_order_by,
@@ -167,13 +168,13 @@ INSERT INTO runs (id, run_uuid, experiment_id, name, user_id, status, start_time
   (13, 'r3', 1, 'gamma', 'alice', 'RUNNING', 3000, NULL, 'active', 's3://b/3'),
   (12, 'r2', 1, 'beta', 'bob', 'FINISHED', 2000, NULL, 'active', 's3://b/2'),
   (11, 'r1', 1, 'Alpha', 'alice', 'FINISHED', 1000, 2000, 'active', 'S3://b/1');
-INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count) VALUES
-  (11, 'loss', 0.5, 1, 0, 0, 0.5, 0.5, 1), (11, 'acc', 0.9, 1, 0, 0, 0.9, 0.9, 1),
-  (12, 'loss', 0, 1, 0, 1, NULL, NULL, 1), (12, 'acc', 0.8, 1, 0, 0, 0.8, 0.8, 1),
-  (13, 'loss', 0.2, 1, 0, 0, 0.2, 0.2, 1),
-  (15, 'loss', 0.5, 1, 0, 0, 0.5, 0.5, 1), (15, 'acc', -1, 1, 0, 0, -1, -1, 1),
-  (16, 'loss', 0.1, 1, 0, 0, 0.1, 0.1, 1),
-  (17, 'loss', 0.3, 1, 0, 0, 0.3, 0.3, 1);
+INSERT INTO latest_metrics (run_id, experiment_id, key, value, timestamp, step, is_nan, min_value, max_value, count) VALUES
+  (11, 1, 'loss', 0.5, 1, 0, 0, 0.5, 0.5, 1), (11, 1, 'acc', 0.9, 1, 0, 0, 0.9, 0.9, 1),
+  (12, 1, 'loss', 0, 1, 0, 1, NULL, NULL, 1), (12, 1, 'acc', 0.8, 1, 0, 0, 0.8, 0.8, 1),
+  (13, 1, 'loss', 0.2, 1, 0, 0, 0.2, 0.2, 1),
+  (15, 1, 'loss', 0.5, 1, 0, 0, 0.5, 0.5, 1), (15, 1, 'acc', -1, 1, 0, 0, -1, -1, 1),
+  (16, 1, 'loss', 0.1, 1, 0, 0, 0.1, 0.1, 1),
+  (17, 2, 'loss', 0.3, 1, 0, 0, 0.3, 0.3, 1);
 INSERT INTO params (run_id, key, value) VALUES
   (11, 'lr', '0.1'), (11, 'opt', 'Adam'), (11, 'bs', '32'),
   (12, 'lr', '0.01'), (12, 'opt', 'adam'), (12, 'bs', '16'),
@@ -415,6 +416,54 @@ fn run_cases() -> Vec<RunCase> {
             offset: u64::MAX,
             ..case("", &[])
         },
+        // pages that cross from the runs with a real value of the order metric into the
+        // NaN and missing ones (`runs_page::read` reads those in two parts), or start past
+        // every real value (it then counts them)
+        RunCase {
+            limit: 2,
+            offset: 2,
+            ..ordered(&["metrics.loss ASC"], &["r1", "r2"])
+        },
+        RunCase {
+            limit: 2,
+            offset: 3,
+            ..ordered(&["metrics.loss ASC"], &["r2", "r4"])
+        },
+        RunCase {
+            limit: 5,
+            offset: 4,
+            ..ordered(&["metrics.loss DESC"], &["r4"])
+        },
+        RunCase {
+            limit: 1,
+            offset: 5,
+            ..ordered(&["metrics.loss DESC"], &[])
+        },
+        RunCase {
+            view: ViewType::All,
+            ..ordered(&["metrics.loss ASC"], &["r6", "r3", "r5", "r1", "r2", "r4"])
+        },
+        RunCase {
+            experiments: &[2],
+            ..ordered(&["metrics.loss ASC"], &["r7"])
+        },
+        RunCase {
+            experiments: &[1, 2],
+            ..ordered(
+                &["metrics.loss DESC"],
+                &["r5", "r1", "r7", "r3", "r2", "r4"],
+            )
+        },
+        ordered(
+            &["metrics.acc DESC", "tags.rank ASC"],
+            &["r1", "r2", "r5", "r4", "r3"],
+        ),
+        RunCase {
+            order_by: &["metrics.loss DESC"],
+            limit: 1,
+            offset: 1,
+            ..case("params.lr = '0.1' OR params.opt = 'SGD'", &["r3"])
+        },
     ]
 }
 
@@ -431,6 +480,47 @@ async fn run_uuids(
     rows.iter()
         .map(|r| r.try_get::<String, _>(1).map_err(|e| e.to_string()))
         .collect()
+}
+
+/// Every case read as the server reads a page: `runs_page::read`, which splits a page
+/// ordered by a metric into the runs with a real value and the rest.
+async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
+    let mut failures = Vec::new();
+    for c in run_cases() {
+        let filter = parse_run_filter(c.filter).unwrap_or_else(|e| panic!("{e}"));
+        let order = parse_run_order_by(c.order_by).unwrap_or_else(|e| panic!("{e}"));
+        let q = RunQuery {
+            experiment_ids: c.experiments,
+            filter: filter.as_ref(),
+            order_by: &order,
+            view: c.view,
+            offset: c.offset,
+            limit: c.limit,
+        };
+        let label = format!(
+            "{backend:?} read filter {:?} order {:?} view {:?} exp {:?} offset {} limit {}",
+            c.filter, c.order_by, c.view, c.experiments, c.offset, c.limit
+        );
+        let got = runs_page::read(
+            &q,
+            backend,
+            |stmt| async move { run_uuids(pool, backend, &stmt).await },
+            |stmt| async move {
+                let (sql, values) = build(&stmt, backend);
+                sqlx::query_scalar_with::<_, i64, _>(&sql, values)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| format!("{e}\n  SQL: {sql}"))
+            },
+        )
+        .await;
+        match got {
+            Ok(got) if got == c.expected => {}
+            Ok(got) => failures.push(format!("{label}: expected {:?}, got {got:?}", c.expected)),
+            Err(e) => failures.push(format!("{label}: {e}")),
+        }
+    }
+    failures
 }
 
 async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String> {
@@ -658,6 +748,7 @@ async fn check_all(pool: &AnyPool, backend: Backend) -> Vec<String> {
     for plan in PLANS {
         failures.extend(check_runs(pool, backend, plan).await);
     }
+    failures.extend(check_runs_read(pool, backend).await);
     failures.extend(check_experiments(pool, backend).await);
     failures.extend(check_many_comparisons(pool, backend).await);
     failures
@@ -737,8 +828,8 @@ INSERT INTO runs (id, run_uuid, experiment_id, name, user_id, status, start_time
          CASE WHEN i % 20 = 0 THEN 'deleted' ELSE 'active' END, 's3://bucket/' || i
   FROM n;
 WITH RECURSIVE k(name) AS (VALUES ('loss'), ('acc'), ('f1'), ('val_loss'), ('lr_sched'))
-INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count)
-  SELECT r.id, k.name,
+INSERT INTO latest_metrics (run_id, experiment_id, key, value, timestamp, step, is_nan, min_value, max_value, count)
+  SELECT r.id, 1, k.name,
          CASE WHEN r.id % 100 = 7 AND k.name = 'loss' THEN 0 ELSE (abs(random()) % 1000000) / 1000000.0 END,
          0, 100, CASE WHEN r.id % 100 = 7 AND k.name = 'loss' THEN 1 ELSE 0 END, 0, 1, 100
   FROM runs r, k
@@ -802,6 +893,35 @@ async fn bench_50k(plans: &[Plan]) {
                     times[2], times[0]
                 );
             }
+            // The server's path: the same page through `runs_page::read` (metric-driven
+            // parts where the order starts with a metric).
+            let mut times = Vec::new();
+            let mut rows = 0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                let pool = &pool;
+                rows = runs_page::read(
+                    &q,
+                    Backend::Sqlite,
+                    |stmt| async move { run_uuids(pool, Backend::Sqlite, &stmt).await },
+                    |stmt| async move {
+                        let (sql, values) = build(&stmt, Backend::Sqlite);
+                        sqlx::query_scalar_with::<_, i64, _>(&sql, values)
+                            .fetch_one(pool)
+                            .await
+                            .map_err(|e| e.to_string())
+                    },
+                )
+                .await
+                .expect("read")
+                .len();
+                times.push(t.elapsed());
+            }
+            times.sort();
+            println!(
+                "filter {filter_text:?} order {order_text:?} limit {limit} runs_page::read: median {:?} (min {:?}), {rows} rows",
+                times[2], times[0]
+            );
         }
         let q = RunQuery {
             experiment_ids: &[1],
@@ -811,17 +931,26 @@ async fn bench_50k(plans: &[Plan]) {
             offset: 0,
             limit: 100,
         };
-        let (sql, values) = build(
-            &ferroflow::search::runs_page(&q, Backend::Sqlite),
-            Backend::Sqlite,
-        );
-        let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), values)
-            .fetch_all(&pool)
-            .await
-            .expect("explain");
-        println!("EXPLAIN QUERY PLAN ({filter_text:?}, {order_text:?}):");
-        for row in rows {
-            println!("  {}", row.try_get::<String, _>(3).unwrap_or_default());
+        let mut shapes = vec![(
+            "one statement",
+            ferroflow::search::runs_page(&q, Backend::Sqlite),
+        )];
+        if ferroflow::search::sql::metric_driven(&q) {
+            shapes.push((
+                "metric-driven real part",
+                ferroflow::search::sql::runs_page_part(&q, Backend::Sqlite, Part::Real),
+            ));
+        }
+        for (shape, stmt) in shapes {
+            let (sql, values) = build(&stmt, Backend::Sqlite);
+            let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), values)
+                .fetch_all(&pool)
+                .await
+                .expect("explain");
+            println!("EXPLAIN QUERY PLAN ({filter_text:?}, {order_text:?}), {shape}:");
+            for row in rows {
+                println!("  {}", row.try_get::<String, _>(3).unwrap_or_default());
+            }
         }
     }
     pool.close().await;

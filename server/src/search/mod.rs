@@ -7,6 +7,7 @@ pub mod logged_models;
 pub mod order_by;
 pub mod page_token;
 pub mod registry;
+pub mod runs_page;
 pub mod sql;
 
 pub use filter::{

@@ -177,20 +177,22 @@ async fn upsert_summaries(
         "latest_metrics.count + excluded.count"
     };
     // Bound per row, in this order: run_id, key, value, timestamp, step, is_nan, has_min,
-    // min, has_min, max, count.
+    // min, has_min, max, count, run_id (again, for its experiment: a primary-key probe of a
+    // row the write has just read, kept only when the summary is new).
     let mut p = Params::on(conn);
     let values: Vec<String> = (0..rows.len())
         .map(|_| {
             let plain = p.rows(1, 6);
             let plain = &plain[..plain.len() - 1];
-            let (has_min, min, has_max, max, count) = (p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder());
+            let (has_min, min, has_max, max, count, run) = (p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder(), p.placeholder());
             format!(
-                "{plain}, CASE WHEN {has_min} <> 0 THEN {min} END, CASE WHEN {has_max} <> 0 THEN {max} END, {count})"
+                "{plain}, CASE WHEN {has_min} <> 0 THEN {min} END, CASE WHEN {has_max} <> 0 THEN {max} END, {count}, \
+                 (SELECT experiment_id FROM runs WHERE id = {run}))"
             )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count) \
+        "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan, min_value, max_value, count, experiment_id) \
          VALUES {} \
          ON CONFLICT (run_id, key) DO UPDATE SET \
            value = CASE WHEN {NEWER} THEN excluded.value ELSE latest_metrics.value END, \
@@ -221,7 +223,8 @@ async fn upsert_summaries(
             .bind(s.min.unwrap_or(0.0))
             .bind(i64::from(s.min.is_some()))
             .bind(s.max.unwrap_or(0.0))
-            .bind(s.count);
+            .bind(s.count)
+            .bind(*run_id);
     }
     q.fetch_all(&mut *conn)
         .await?

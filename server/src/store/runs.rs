@@ -161,8 +161,9 @@ pub async fn assemble(
         .collect())
 }
 
-/// One page of a run search, compiled to a single SQL query (filter, order, page), then
-/// the page's data in a few bulk reads. The flag tells whether more pages follow.
+/// One page of a run search, compiled to SQL (filter, order, page: one statement, or two
+/// for a page ordered by a metric, see `search::runs_page`), then the page's data in a few
+/// bulk reads. The flag tells whether more pages follow.
 pub async fn search(
     db: &Db,
     query: &crate::search::RunQuery<'_>,
@@ -182,9 +183,26 @@ pub async fn search_rows(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let (sql, values) =
-        crate::store::build(&crate::search::runs_page(&probe, db.backend), db.backend);
-    let rows = sqlx::query_with(&sql, values).fetch_all(&db.pool).await?;
+    let backend = db.backend;
+    let rows = crate::search::runs_page::read(
+        &probe,
+        backend,
+        |statement| {
+            let pool = db.pool.clone();
+            async move {
+                let (sql, values) = crate::store::build(&statement, backend);
+                sqlx::query_with(&sql, values).fetch_all(&pool).await
+            }
+        },
+        |statement| {
+            let pool = db.pool.clone();
+            async move {
+                let (sql, values) = crate::store::build(&statement, backend);
+                sqlx::query_scalar_with(&sql, values).fetch_one(&pool).await
+            }
+        },
+    )
+    .await?;
     let more = rows.len() as u64 > query.limit;
     let rows = rows
         .iter()
