@@ -15,6 +15,7 @@ on_both_backends!(
     run_name_and_tag_must_agree,
     metrics_keep_the_latest_by_step_then_timestamp_then_value,
     nan_and_infinities_round_trip,
+    latest_values_read_back_exactly,
     retried_writes_do_not_duplicate,
     params_are_immutable,
     log_batch_is_all_or_nothing_and_enforces_limits,
@@ -437,6 +438,56 @@ async fn metrics_keep_the_latest_by_step_then_timestamp_then_value(app: &TestApp
     assert_eq!(s[0].1.count, 5);
     assert_eq!(s[0].1.min, Some(0.5));
     assert_eq!(s[0].1.max, Some(4.0));
+}
+
+/// The latest value of each metric, as runs/get and runs/search return it, is the double
+/// that was logged, to the last bit: pages read the summaries as text (see
+/// `run_data::load_metrics`), and SQLite's JSON would keep only 15 digits.
+async fn latest_values_read_back_exactly(app: &TestApp) {
+    let exp = app.experiment("exact").await;
+    let run = app.run(&exp).await;
+    let logged: Vec<Value> = vec![
+        json!(0.1 + 0.2),
+        json!(1.0 / 3.0),
+        json!(5e-324),
+        json!(f64::MAX),
+        json!(-1.0729132283643165e-38),
+        json!(123456789.123456789),
+        json!(-2.5),
+        json!(0.0),
+        json!(1e20),
+        json!("NaN"),
+        json!("Infinity"),
+        json!("-Infinity"),
+    ];
+    let metrics: Vec<Value> = logged
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"key": format!("k{i:02}"), "value": v, "timestamp": 1, "step": 0}))
+        .collect();
+    app.ok("runs/log-batch", json!({"run_id": run, "metrics": metrics}))
+        .await;
+    let (_, got) = app.get("runs/get", &[("run_id", &run)]).await;
+    let searched = app
+        .ok("runs/search", json!({"experiment_ids": [exp]}))
+        .await;
+    for read in [&got["run"], &searched["runs"][0]] {
+        let mut values: Vec<(String, Value)> = read["data"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["key"].as_str().unwrap().to_owned(), m["value"].clone()))
+            .collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        let values: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
+        assert_eq!(values.len(), logged.len(), "{read}");
+        for (want, have) in logged.iter().zip(&values) {
+            match (want.as_f64(), have.as_f64()) {
+                (Some(w), Some(h)) => assert_eq!(w.to_bits(), h.to_bits(), "{w:e} read as {h:e}"),
+                _ => assert_eq!(want, have),
+            }
+        }
+    }
 }
 
 async fn nan_and_infinities_round_trip(app: &TestApp) {

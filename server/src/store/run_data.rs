@@ -301,20 +301,78 @@ pub async fn load(
         let Some(keys) = keys_of(columns.map(|c| &c.metrics)) else {
             continue;
         };
-        for (run_id, summary) in summaries(db, chunk, keys).await? {
+        for (run_id, metrics) in load_metrics(db, chunk, keys).await? {
             if let Some(data) = out.get_mut(&run_id) {
-                let value = summary.last;
-                data.metrics.push(Metric {
-                    key: summary.key,
-                    value,
-                    timestamp: summary.timestamp,
-                    step: summary.step,
-                    run_id: None,
-                });
+                data.metrics = metrics;
             }
         }
     }
     Ok(out)
+}
+
+/// The latest metric points of many runs, one row per run with its points as a JSON
+/// array sorted by key, as `load_pairs` does for params and tags: a page of 1,000 runs has
+/// 5,000 summaries, and sqlx hands SQLite rows over one at a time. Values travel as text
+/// that reads back to the same double: PostgreSQL's `float8::text` is the shortest exact
+/// form, SQLite's `printf('%!.17g')` gives 17 significant digits (its JSON rendering keeps
+/// only 15); infinities come as `Inf` / `Infinity`, which Rust parses.
+async fn load_metrics(
+    db: &Db,
+    run_ids: &[i64],
+    keys: Option<&[String]>,
+) -> Result<Vec<(i64, Vec<Metric>)>> {
+    let mut inner = Query::select();
+    inner
+        .columns(["run_id", "key", "is_nan", "timestamp", "step"].map(Alias::new))
+        .expr_as(
+            Expr::cust(match db.backend {
+                Backend::Sqlite => "printf('%!.17g', value)",
+                Backend::Postgres => "value::text",
+            }),
+            Alias::new("value"),
+        )
+        .from(Alias::new("latest_metrics"))
+        .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()));
+    if let Some(keys) = keys {
+        // As in `key_values`: stay on the primary key (run_id, key).
+        inner.and_where(Expr::expr(Expr::cust("(key || '')")).is_in(keys.iter().cloned()));
+    }
+    let (inner, values) = build(&inner, db.backend);
+    let points = match db.backend {
+        Backend::Sqlite => "json_group_array(json_array(key, value, is_nan, timestamp, step))",
+        Backend::Postgres => {
+            "json_agg(json_build_array(key, value, is_nan, timestamp, step))::text"
+        }
+    };
+    let sql = format!("SELECT run_id, {points} FROM ({inner}) AS m GROUP BY run_id");
+    sqlx::query_with(&sql, values)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let json: String = row.try_get(1)?;
+            let unreadable = |e: &dyn std::fmt::Display| {
+                ApiError::internal(format!("unreadable metrics of a run: {e}"))
+            };
+            let points: Vec<(String, String, i64, i64, i64)> =
+                serde_json::from_str(&json).map_err(|e| unreadable(&e))?;
+            let mut metrics = points
+                .into_iter()
+                .map(|(key, value, is_nan, timestamp, step)| {
+                    let value: f64 = value.parse().map_err(|e| unreadable(&e))?;
+                    Ok(Metric {
+                        key,
+                        value: loaded_value(value, is_nan),
+                        timestamp,
+                        step,
+                        run_id: None,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            metrics.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            Ok((row.try_get(0)?, metrics))
+        })
+        .collect()
 }
 
 /// The metric summaries (latest point, min, max, count) of some runs, optionally only
@@ -342,7 +400,7 @@ pub async fn summaries(
     .from(Alias::new("latest_metrics"))
     .and_where(Expr::col(Alias::new("run_id")).is_in(run_ids.iter().copied()));
     if let Some(keys) = keys {
-        // As in `key_values`: stay on the primary key, not the (key, value) index.
+        // As in `key_values`: stay on the primary key (run_id, key).
         q.and_where(Expr::expr(Expr::cust("(key || '')")).is_in(keys.iter().cloned()));
     }
     q.order_by(Alias::new("key"), sea_query::Order::Asc);
