@@ -482,9 +482,12 @@ async fn run_uuids(
         .collect()
 }
 
-/// Every case read as the server reads a page: `runs_page::read`, which splits a page
-/// ordered by a metric into the runs with a real value and the rest.
-async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
+/// Runs every case through `page` (one way of reading a page) and lists the mismatches.
+async fn check_cases(
+    backend: Backend,
+    shape: &str,
+    mut page: impl AsyncFnMut(&RunQuery<'_>) -> Result<Vec<String>, String>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for c in run_cases() {
         let filter = parse_run_filter(c.filter).unwrap_or_else(|e| panic!("{e}"));
@@ -498,11 +501,24 @@ async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
             limit: c.limit,
         };
         let label = format!(
-            "{backend:?} read filter {:?} order {:?} view {:?} exp {:?} offset {} limit {}",
+            "{backend:?} {shape} filter {:?} order {:?} view {:?} exp {:?} offset {} limit {}",
             c.filter, c.order_by, c.view, c.experiments, c.offset, c.limit
         );
-        let got = runs_page::read(
-            &q,
+        match page(&q).await {
+            Ok(got) if got == c.expected => {}
+            Ok(got) => failures.push(format!("{label}: expected {:?}, got {got:?}", c.expected)),
+            Err(e) => failures.push(format!("{label}: {e}")),
+        }
+    }
+    failures
+}
+
+/// Every case read as the server reads a page: `runs_page::read`, which splits a page
+/// ordered by a metric into the runs with a real value and the rest.
+async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
+    check_cases(backend, "runs_page::read", async |q| {
+        runs_page::read(
+            q,
             backend,
             |stmt| async move { run_uuids(pool, backend, &stmt).await },
             |stmt| async move {
@@ -513,39 +529,16 @@ async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
                     .map_err(|e| format!("{e}\n  SQL: {sql}"))
             },
         )
-        .await;
-        match got {
-            Ok(got) if got == c.expected => {}
-            Ok(got) => failures.push(format!("{label}: expected {:?}, got {got:?}", c.expected)),
-            Err(e) => failures.push(format!("{label}: {e}")),
-        }
-    }
-    failures
+        .await
+    })
+    .await
 }
 
 async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String> {
-    let mut failures = Vec::new();
-    for c in run_cases() {
-        let filter = parse_run_filter(c.filter).unwrap_or_else(|e| panic!("{e}"));
-        let order = parse_run_order_by(c.order_by).unwrap_or_else(|e| panic!("{e}"));
-        let q = RunQuery {
-            experiment_ids: c.experiments,
-            filter: filter.as_ref(),
-            order_by: &order,
-            view: c.view,
-            offset: c.offset,
-            limit: c.limit,
-        };
-        let label = format!(
-            "{backend:?} {plan:?} filter {:?} order {:?} view {:?} exp {:?} offset {} limit {}",
-            c.filter, c.order_by, c.view, c.experiments, c.offset, c.limit
-        );
-        match run_uuids(pool, backend, &runs_page_with(&q, backend, plan)).await {
-            Ok(got) if got == c.expected => {}
-            Ok(got) => failures.push(format!("{label}: expected {:?}, got {got:?}", c.expected)),
-            Err(e) => failures.push(format!("{label}: {e}")),
-        }
-    }
+    let mut failures = check_cases(backend, &format!("{plan:?}"), async |q| {
+        run_uuids(pool, backend, &runs_page_with(q, backend, plan)).await
+    })
+    .await;
     // The full column list, in the documented order.
     let q = RunQuery {
         experiment_ids: &[1],

@@ -239,18 +239,14 @@ async fn load_pairs(
     run_ids: &[i64],
     keys: Option<&[String]>,
 ) -> Result<Vec<(i64, Vec<KeyValue>)>> {
-    let (inner, values) = build(&key_values(Alias::new(table), run_ids, keys), db.backend);
-    let pairs = match db.backend {
-        Backend::Sqlite => "json_group_array(json_array(key, value))",
-        Backend::Postgres => "json_agg(json_build_array(key, value))::text",
-    };
-    let sql = format!("SELECT run_id, {pairs} FROM ({inner}) AS kv GROUP BY run_id");
-    sqlx::query_with(&sql, values)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let json: String = row.try_get(1)?;
+    let rows = per_run_json(
+        db,
+        &key_values(Alias::new(table), run_ids, keys),
+        "key, value",
+    )
+    .await?;
+    rows.into_iter()
+        .map(|(run_id, json)| {
             let mut pairs: Vec<(String, String)> = serde_json::from_str(&json)
                 .map_err(|e| ApiError::internal(format!("unreadable {table} of a run: {e}")))?;
             pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -258,8 +254,29 @@ async fn load_pairs(
                 .into_iter()
                 .map(|(key, value)| KeyValue { key, value })
                 .collect();
-            Ok((row.try_get(0)?, pairs))
+            Ok((run_id, pairs))
         })
+        .collect()
+}
+
+/// Runs `inner` (rows with a `run_id` and the named `columns`) grouped by run: one row per
+/// run with its rows as a JSON array of arrays, in no set order (callers sort).
+async fn per_run_json(
+    db: &Db,
+    inner: &SelectStatement,
+    columns: &str,
+) -> Result<Vec<(i64, String)>> {
+    let (inner, values) = build(inner, db.backend);
+    let rows = match db.backend {
+        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Backend::Postgres => format!("json_agg(json_build_array({columns}))::text"),
+    };
+    let sql = format!("SELECT run_id, {rows} FROM ({inner}) AS r GROUP BY run_id");
+    sqlx::query_with(&sql, values)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect()
 }
 
@@ -337,20 +354,9 @@ async fn load_metrics(
         // As in `key_values`: stay on the primary key (run_id, key).
         inner.and_where(Expr::expr(Expr::cust("(key || '')")).is_in(keys.iter().cloned()));
     }
-    let (inner, values) = build(&inner, db.backend);
-    let points = match db.backend {
-        Backend::Sqlite => "json_group_array(json_array(key, value, is_nan, timestamp, step))",
-        Backend::Postgres => {
-            "json_agg(json_build_array(key, value, is_nan, timestamp, step))::text"
-        }
-    };
-    let sql = format!("SELECT run_id, {points} FROM ({inner}) AS m GROUP BY run_id");
-    sqlx::query_with(&sql, values)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let json: String = row.try_get(1)?;
+    let rows = per_run_json(db, &inner, "key, value, is_nan, timestamp, step").await?;
+    rows.into_iter()
+        .map(|(run_id, json)| {
             let unreadable = |e: &dyn std::fmt::Display| {
                 ApiError::internal(format!("unreadable metrics of a run: {e}"))
             };
@@ -370,7 +376,7 @@ async fn load_metrics(
                 })
                 .collect::<Result<Vec<_>>>()?;
             metrics.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-            Ok((row.try_get(0)?, metrics))
+            Ok((run_id, metrics))
         })
         .collect()
 }
