@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{api, auth, health, store, telemetry, ui};
 use axum::{Router, routing::get};
 use leptos::config::LeptosOptions;
@@ -58,16 +58,16 @@ impl Application {
             .auth
             .oidc()
             .map(|c| auth::oidc::Oidc::start(c.clone()));
-        let state = AppState {
+        let state = AppState::new(Shared {
             db: db.clone(),
             points: points.clone(),
             jobs: jobs.clone(),
             artifacts,
             config: Arc::new(config),
             metrics,
-            leptos_options: Arc::new(leptos_options),
+            leptos_options,
             oidc,
-        };
+        });
         Ok(Self {
             listener,
             router: router(state),

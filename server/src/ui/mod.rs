@@ -110,7 +110,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     }
     router
         .leptos_routes_with_context(state, page_routes(), provide_stores, move || {
-            app::shell((*options).clone())
+            app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
