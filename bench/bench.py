@@ -382,7 +382,9 @@ class Server:
             self.logf.close()
         if hasattr(self, "sampler"):
             self.sampler.stop()
-        if self.dbname:
+        if self.dbname and os.environ.get("BENCH_KEEP"):
+            print(f"  kept database {self.dbname} (BENCH_KEEP)", file=sys.stderr)
+        elif self.dbname:
             try:
                 psql(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
             except subprocess.CalledProcessError as e:

@@ -11,6 +11,8 @@
 # Prepares bench/.venv (mlflow, fasttrackml's `fml` binary, aiohttp), builds ferroflow in
 # release, then runs bench/bench.py, which starts each server in turn on 127.0.0.1 with a
 # fresh database, runs the workloads, prints a table and writes bench/results/*.json.
+# BENCH_KEEP=1 keeps the work folder (databases, server logs) and the PostgreSQL databases
+# for a look afterwards; their names are printed.
 # Needs: python3, cargo, wrk (Debian package `wrk`); for --backend postgres, psql and a
 # PostgreSQL on 127.0.0.1:5432 that user postgres can reach without a password.
 set -euo pipefail
