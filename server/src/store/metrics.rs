@@ -126,11 +126,7 @@ async fn page_points(
         .split(';')
         .map(parse_point)
         .collect::<Result<Vec<_>>>()?;
-    points.sort_by(|a, b| {
-        (a.0, a.1, a.2, a.3)
-            .partial_cmp(&(b.0, b.1, b.2, b.3))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     Ok(points)
 }
 
