@@ -242,6 +242,7 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.interval = root, interval
         self.peak_rss = 0
+        self.window_peak_rss = 0  # reset by each workload: where the peak came from
         self.peak_procs = 0
         self.cpu_ticks: dict[int, int] = {}
         self._halt = threading.Event()
@@ -260,8 +261,8 @@ class TreeSampler(threading.Thread):
             rss += table[pid][1]
             self.cpu_ticks[pid] = table[pid][2]
             todo.extend(children.get(pid, []))
-        if rss > self.peak_rss:
-            self.peak_rss = rss
+        self.peak_rss = max(self.peak_rss, rss)
+        self.window_peak_rss = max(self.window_peak_rss, rss)
         self.peak_procs = max(self.peak_procs, n)
 
     def cpu_seconds(self) -> float:
@@ -789,12 +790,14 @@ def bench_server(name: str, args, sz: dict, workdir: Path) -> dict:
             print(f"  {label}: skipped, server died", flush=True)
             return None
         t0 = time.monotonic()
+        srv.sampler.window_peak_rss = 0
         try:
             r = fn()
         except Exception as e:
             r = err(e)
             if not srv.alive():
                 r["error"] += f" (server died: {srv.log_tail(300)})"
+        r["rss_peak_mb"] = srv.sampler.window_peak_rss / 2**20
         results[label] = r
         brief = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k not in ("run_names", "returned_keys", "indices")}
         print(f"  {label} [{time.monotonic() - t0:.1f}s]: {json.dumps(brief)[:400]}", flush=True)
@@ -1021,6 +1024,9 @@ def load_notes(all_res: dict, servers: list[str]) -> list[str]:
         if "wrk_cpu_pct" in r:
             parts.append(f"wrk CPU {r['wrk_cpu_pct']:.0f}% ({r['wrk_threads']} threads, max {100 * r['wrk_threads']}%), "
                          f"server CPU {r['server_cpu_pct']:.0f}% during log-metric")
+        peaks = [f"{wl} {r['rss_peak_mb']:.0f}" for wl, r in w.items() if r.get("rss_peak_mb")]
+        if peaks:
+            parts.append("peak RSS (MiB) by workload: " + ", ".join(peaks))
         if parts:
             out.append(f"{s}: " + "; ".join(parts))
     return out
