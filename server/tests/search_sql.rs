@@ -49,7 +49,7 @@ async fn sqlite_pool(path: &std::path::Path) -> AnyPool {
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // The server's read settings (db::pool_options), so timings are comparable.
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")
+                conn.execute("PRAGMA journal_mode = WAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;")
                     .await?;
                 Ok(())
             })
