@@ -46,14 +46,8 @@ async fn sqlite_pool(path: &std::path::Path) -> AnyPool {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let pool = AnyPoolOptions::new()
         .max_connections(1)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // The server's read settings (db::pool_options), so timings are comparable.
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;")
-                    .await?;
-                Ok(())
-            })
-        })
+        // The server's connection settings, so timings are comparable.
+        .after_connect(|conn, _| Box::pin(ferroflow::db::sqlite_pragmas(conn)))
         .connect(&url)
         .await
         .expect("open sqlite");

@@ -214,23 +214,18 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
 /// The soft heap limit bounds all of SQLite's memory in the process, every connection's
 /// cache together: past it SQLite reuses the least recently used page of any cache
 /// instead of allocating (the bundled build has SQLITE_ENABLE_MEMORY_MANAGEMENT, so the
-/// caches share one LRU). The setting is per process; every connection repeats it.
-async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+/// caches share one LRU). The limit, 64 MiB, covers page caches, statements and in-memory
+/// sorts; it is per process, and every connection repeats it.
+pub async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute(
-        format!(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
-             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; \
-             PRAGMA soft_heap_limit = {SQLITE_HEAP_LIMIT};"
-        )
-        .as_str(),
+        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
+         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; \
+         PRAGMA soft_heap_limit = 67108864;",
     )
     .await?;
     Ok(())
 }
-
-/// SQLite's memory budget for the whole process (page caches, statements, in-memory sorts).
-const SQLITE_HEAP_LIMIT: u64 = 64 << 20;
 
 /// Copies committed pages from the WAL into the database file, beside the writer (a
 /// passive checkpoint never blocks it). Under steady writes the WAL never gets a moment
