@@ -5,10 +5,12 @@
 //! differs, the search compiler asks sea-query for the dialect and the migrations have a
 //! folder per kind.
 
+mod sqlite_reads;
 mod uri;
 pub mod writer;
 
 pub use crate::search::Backend;
+pub use sqlite_reads::SqliteReads;
 pub use uri::DatabaseUri;
 pub use writer::Writer;
 
@@ -25,12 +27,14 @@ pub type Conn = sqlx::AnyConnection;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
-/// A connected database: a pool for reads and the writer for writes.
+/// A connected database: a pool for reads and the writer for writes; on SQLite also
+/// direct connections for reads of many rows (`sqlite_reads`).
 #[derive(Clone)]
 pub struct Db {
     pub backend: Backend,
     pub pool: Pool,
     pub writer: Writer,
+    pub sqlite_reads: Option<SqliteReads>,
 }
 
 impl Db {
@@ -77,10 +81,15 @@ impl Db {
             Backend::Postgres => (4, pool.clone(), "main"),
         };
         let writer = Writer::start(backend, write_pool, write_pool_name, writers);
+        let sqlite_reads = match uri {
+            DatabaseUri::Sqlite(path) => Some(SqliteReads::new(path.clone())),
+            DatabaseUri::Postgres(_) => None,
+        };
         Ok(Self {
             backend,
             pool,
             writer,
+            sqlite_reads,
         })
     }
 
