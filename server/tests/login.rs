@@ -62,12 +62,7 @@ async fn login_records_the_user_and_keeps_a_rotated_http_only_session() {
     assert!(html.contains("Log in with 127.0.0.1:"), "{html}");
 
     // The login flow keeps its state in a session from the first step on.
-    let first = browser
-        .get(format!("{}/auth/login?next=/models", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert!(first.url().path().starts_with("/interaction/"));
+    oidc::login_form(&browser, &app.base, "/models").await;
     let before = oidc::session_cookie(&jar, &app.base).expect("a session for the login flow");
 
     let done = oidc::login(&browser, &app.base, "/models", "alice", "alice-password").await;

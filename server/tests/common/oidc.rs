@@ -138,6 +138,25 @@ pub fn browser() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
     (client, jar)
 }
 
+/// Starts a login at `base` and returns the provider's login form it leads to. Discovery
+/// runs in the background at start-up (slower when the machine is busy), so this retries
+/// until login is offered, for up to a minute.
+pub async fn login_form(browser: &reqwest::Client, base: &str, next: &str) -> reqwest::Response {
+    for _ in 0..600 {
+        let r = browser
+            .get(format!("{base}/auth/login"))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .unwrap();
+        if r.url().path().starts_with("/interaction/") {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("ferroflow never sent the browser to the provider's login form");
+}
+
 /// Logs in through ferroflow's `/auth/login` and the provider's login form, as a browser
 /// would; returns the final response (the page ferroflow sent the browser to, or the
 /// refusal page).
@@ -148,22 +167,7 @@ pub async fn login(
     user: &str,
     password: &str,
 ) -> reqwest::Response {
-    // Discovery runs in the background at start-up; wait until login is offered.
-    let mut form_page = None;
-    for _ in 0..600 {
-        let r = browser
-            .get(format!("{base}/auth/login"))
-            .query(&[("next", next)])
-            .send()
-            .await
-            .unwrap();
-        if r.url().path().starts_with("/interaction/") {
-            form_page = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let form_page = form_page.expect("ferroflow sends the browser to the provider's login form");
+    let form_page = login_form(browser, base, next).await;
     let form_url = form_page.url().clone();
     let html = form_page.text().await.unwrap();
     let action = html
