@@ -98,7 +98,7 @@ async fn page_points(
         return reads
             .run(move |conn| {
                 let mut statement = conn.prepare_cached(&sql)?;
-                // Unused numbered parameters are fine; a missing one is NULL.
+                // Without a cursor there is no ?3..?6; the limit is still ?7.
                 statement.raw_bind_parameter(1, run_id)?;
                 statement.raw_bind_parameter(2, &key)?;
                 if let Some(c) = after {
