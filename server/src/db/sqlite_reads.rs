@@ -12,10 +12,11 @@ use crate::error::{ApiError, Result};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 
-/// Idle connections kept for reuse; more may be open at once under load, the extra ones
-/// are closed when done.
-const IDLE_MAX: usize = 4;
+/// The most connections open (and reads running) at once, as many as the read pool has on
+/// two cores; further reads wait for one. Connections stay open for reuse.
+const CONNECTIONS: usize = 8;
 
 /// Direct read connections to one SQLite file. Cloning it is cheap.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub struct SqliteReads {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
 }
 
 impl SqliteReads {
@@ -34,6 +36,7 @@ impl SqliteReads {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(CONNECTIONS)),
             }),
         }
     }
@@ -44,18 +47,25 @@ impl SqliteReads {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        // The permit travels with the blocking task: a caller that gives up (a client gone)
+        // does not free its connection's place while the read still runs.
+        let permit = self
+            .inner
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the direct read connections are closed"))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let idle = || inner.idle.lock().unwrap_or_else(|e| e.into_inner());
             let conn = match idle().pop() {
                 Some(conn) => conn,
                 None => open(&inner.path)?,
             };
             let out = read(&conn);
-            let mut idle = idle();
-            if idle.len() < IDLE_MAX {
-                idle.push(conn);
-            }
+            idle().push(conn);
             out
         })
         .await
@@ -91,5 +101,57 @@ fn from_sqlite(e: rusqlite::Error) -> ApiError {
             tracing::error!(error = %e, "database error");
             ApiError::internal("Internal database error; see the server log.")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A burst of reads opens no more than `CONNECTIONS` connections and every read is
+    /// answered; a statement that fails comes back as an error, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_are_bounded_and_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reads.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);",
+            )
+            .unwrap();
+        let reads = SqliteReads::new(path);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let burst = (0..40).map(|_| {
+            let (reads, running, most) = (reads.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                reads
+                    .run(move |conn| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        conn.query_row("SELECT x FROM t", [], |row| row.get::<_, i64>(0))
+                    })
+                    .await
+            })
+        });
+        for read in futures::future::join_all(burst).await {
+            assert_eq!(read.unwrap().unwrap(), 7);
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most > 1 && most <= CONNECTIONS, "{most} reads at once");
+        assert!(reads.inner.idle.lock().unwrap().len() <= CONNECTIONS);
+
+        let refused = reads
+            .run(|conn| conn.execute("INSERT INTO t VALUES (8)", []))
+            .await;
+        assert!(refused.is_err(), "query_only refuses writes");
+        let missing = reads
+            .run(|conn| conn.query_row("SELECT y FROM t", [], |row| row.get::<_, i64>(0)))
+            .await;
+        assert!(missing.is_err());
     }
 }
