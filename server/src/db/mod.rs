@@ -227,14 +227,18 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
 /// sorts; it is per process, and every connection repeats it.
 pub async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute(
-        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
-         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; \
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA soft_heap_limit = 67108864;",
     )
     .await?;
+    conn.execute(SQLITE_READ_SETTINGS).await?;
     Ok(())
 }
+
+/// What a connection needs to read (see `sqlite_pragmas`), shared with the direct
+/// readers of `sqlite_reads`.
+const SQLITE_READ_SETTINGS: &str =
+    "PRAGMA busy_timeout = 60000; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;";
 
 /// Copies committed pages from the WAL into the database file, beside the writer (a
 /// passive checkpoint never blocks it). Under steady writes the WAL never gets a moment

@@ -76,16 +76,15 @@ impl SqliteReads {
 
 /// Opens a connection that may only read. Not `SQLITE_OPEN_READ_ONLY`: a read-only
 /// connection to a WAL database cannot always map the shared-memory index; `query_only`
-/// refuses writes just the same. The busy timeout matches the pool's, and the page cache
-/// the readers' (the process-wide soft heap limit, set by the pool, covers these too).
+/// refuses writes just the same. Otherwise set up as the pool's readers are (the
+/// process-wide soft heap limit, set by the pool, covers these too).
 fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch(
-        "PRAGMA query_only = 1; PRAGMA busy_timeout = 60000; PRAGMA cache_size = -8192;",
-    )?;
+    conn.execute_batch("PRAGMA query_only = 1;")?;
+    conn.execute_batch(super::SQLITE_READ_SETTINGS)?;
     Ok(conn)
 }
 
