@@ -1,7 +1,7 @@
 //! Metric history reads: one key of one run in pages, and sampled or bulk reads across
 //! runs for plots.
 
-use crate::db::Db;
+use crate::db::{Db, SqliteReads};
 use crate::error::{ApiError, Result};
 use crate::store::points::loaded_value;
 use app::models::Metric;
@@ -71,12 +71,10 @@ pub async fn history(
     Ok((page, if more { cursor } else { None }))
 }
 
+/// A history's order (MLflow's: timestamp, step, value), which is also the points' key.
+const HISTORY_ORDER: &str = "timestamp, step, value, is_nan";
+
 /// The points of one page as `(timestamp, step, stored value, is_nan)`, in history order.
-///
-/// On SQLite the rows are read directly (`db::SqliteReads`). On PostgreSQL the page comes
-/// back as one text row (`timestamp,step,value,is_nan;...`) rather than a row per point:
-/// sqlx's Any driver costs about 3 µs for every row it hands over. Values are written in
-/// PostgreSQL's shortest exact form, so they read back bit for bit.
 async fn page_points(
     db: &Db,
     run_id: i64,
@@ -84,39 +82,63 @@ async fn page_points(
     after: Option<HistoryCursor>,
     fetch: i64,
 ) -> Result<Vec<(i64, i64, f64, i64)>> {
-    const ORDER: &str = "timestamp, step, value, is_nan";
-    if let Some(reads) = &db.sqlite_reads {
-        let seek = if after.is_some() {
-            "AND (timestamp, step, value, is_nan) > (?3, ?4, ?5, ?6)"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {ORDER} FROM metrics WHERE run_id = ?1 AND key = ?2 {seek} ORDER BY {ORDER} LIMIT ?7"
-        );
-        let key = key.to_owned();
-        return reads
-            .run(move |conn| {
-                let mut statement = conn.prepare_cached(&sql)?;
-                // Without a cursor there is no ?3..?6; the limit is still ?7.
-                statement.raw_bind_parameter(1, run_id)?;
-                statement.raw_bind_parameter(2, &key)?;
-                if let Some(c) = after {
-                    statement.raw_bind_parameter(3, c.timestamp)?;
-                    statement.raw_bind_parameter(4, c.step)?;
-                    statement.raw_bind_parameter(5, c.value)?;
-                    statement.raw_bind_parameter(6, c.is_nan)?;
-                }
-                statement.raw_bind_parameter(7, fetch)?;
-                let mut rows = statement.raw_query();
-                let mut points = Vec::new();
-                while let Some(row) = rows.next()? {
-                    points.push((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?));
-                }
-                Ok(points)
-            })
-            .await;
+    match &db.sqlite_reads {
+        Some(reads) => sqlite_page(reads, run_id, key.to_owned(), after, fetch).await,
+        None => postgres_page(db, run_id, key, after, fetch).await,
     }
+}
+
+/// On SQLite the page's rows are read directly, as typed columns (`db::SqliteReads`).
+async fn sqlite_page(
+    reads: &SqliteReads,
+    run_id: i64,
+    key: String,
+    after: Option<HistoryCursor>,
+    fetch: i64,
+) -> Result<Vec<(i64, i64, f64, i64)>> {
+    let seek = if after.is_some() {
+        "AND (timestamp, step, value, is_nan) > (?3, ?4, ?5, ?6)"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {HISTORY_ORDER} FROM metrics WHERE run_id = ?1 AND key = ?2 {seek} \
+         ORDER BY {HISTORY_ORDER} LIMIT ?7"
+    );
+    reads
+        .run(move |conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            // Without a cursor there is no ?3..?6; the limit is still ?7.
+            statement.raw_bind_parameter(1, run_id)?;
+            statement.raw_bind_parameter(2, &key)?;
+            if let Some(c) = after {
+                statement.raw_bind_parameter(3, c.timestamp)?;
+                statement.raw_bind_parameter(4, c.step)?;
+                statement.raw_bind_parameter(5, c.value)?;
+                statement.raw_bind_parameter(6, c.is_nan)?;
+            }
+            statement.raw_bind_parameter(7, fetch)?;
+            let mut rows = statement.raw_query();
+            let mut points = Vec::new();
+            while let Some(row) = rows.next()? {
+                points.push((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?));
+            }
+            Ok(points)
+        })
+        .await
+}
+
+/// On PostgreSQL the page comes back as one text row (`timestamp,step,value,is_nan;...`)
+/// rather than a row per point: sqlx's Any driver costs about 3 µs for every row it hands
+/// over. Values are written in PostgreSQL's shortest exact form, so they read back bit for
+/// bit.
+async fn postgres_page(
+    db: &Db,
+    run_id: i64,
+    key: &str,
+    after: Option<HistoryCursor>,
+    fetch: i64,
+) -> Result<Vec<(i64, i64, f64, i64)>> {
     let seek = if after.is_some() {
         "AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6)"
     } else {
@@ -130,7 +152,8 @@ async fn page_points(
     let text = "timestamp::text || ',' || step::text || ',' || value::text || ',' || is_nan::text";
     let sql = format!(
         "SELECT string_agg({text}, ';') FROM \
-         (SELECT {ORDER} FROM metrics WHERE run_id = $1 AND key = $2 {seek} ORDER BY {ORDER} LIMIT {limit}) AS page"
+         (SELECT {HISTORY_ORDER} FROM metrics WHERE run_id = $1 AND key = $2 {seek} \
+         ORDER BY {HISTORY_ORDER} LIMIT {limit}) AS page"
     );
     let mut q = sqlx::query_scalar::<_, Option<String>>(&sql)
         .bind(run_id)
