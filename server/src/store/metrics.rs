@@ -74,6 +74,23 @@ pub async fn history(
 /// A history's order (MLflow's: timestamp, step, value), which is also the points' key.
 const HISTORY_ORDER: &str = "timestamp, step, value, is_nan";
 
+/// The statement reading one page, valid on both backends: run `$1`, key `$2`, the
+/// cursor's `$3`..`$6` when there is one, then the limit (`$7`, or `$3` without a cursor;
+/// SQLite numbers `$n` parameters in order of appearance, which is the same here).
+fn page_statement(after: Option<&HistoryCursor>) -> String {
+    let (seek, limit) = match after {
+        Some(_) => (
+            "AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6)",
+            "$7",
+        ),
+        None => ("", "$3"),
+    };
+    format!(
+        "SELECT {HISTORY_ORDER} FROM metrics WHERE run_id = $1 AND key = $2 {seek} \
+         ORDER BY {HISTORY_ORDER} LIMIT {limit}"
+    )
+}
+
 /// The points of one page as `(timestamp, step, stored value, is_nan)`, in history order.
 async fn page_points(
     db: &Db,
@@ -96,28 +113,21 @@ async fn sqlite_page(
     after: Option<HistoryCursor>,
     fetch: i64,
 ) -> Result<Vec<(i64, i64, f64, i64)>> {
-    let seek = if after.is_some() {
-        "AND (timestamp, step, value, is_nan) > (?3, ?4, ?5, ?6)"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {HISTORY_ORDER} FROM metrics WHERE run_id = ?1 AND key = ?2 {seek} \
-         ORDER BY {HISTORY_ORDER} LIMIT ?7"
-    );
+    let sql = page_statement(after.as_ref());
     reads
         .run(move |conn| {
             let mut statement = conn.prepare_cached(&sql)?;
-            // Without a cursor there is no ?3..?6; the limit is still ?7.
             statement.raw_bind_parameter(1, run_id)?;
             statement.raw_bind_parameter(2, &key)?;
+            let mut limit = 3;
             if let Some(c) = after {
                 statement.raw_bind_parameter(3, c.timestamp)?;
                 statement.raw_bind_parameter(4, c.step)?;
                 statement.raw_bind_parameter(5, c.value)?;
                 statement.raw_bind_parameter(6, c.is_nan)?;
+                limit = 7;
             }
-            statement.raw_bind_parameter(7, fetch)?;
+            statement.raw_bind_parameter(limit, fetch)?;
             let mut rows = statement.raw_query();
             let mut points = Vec::new();
             while let Some(row) = rows.next()? {
@@ -139,21 +149,14 @@ async fn postgres_page(
     after: Option<HistoryCursor>,
     fetch: i64,
 ) -> Result<Vec<(i64, i64, f64, i64)>> {
-    let seek = if after.is_some() {
-        "AND (timestamp, step, value, is_nan) > ($3, $4, $5, $6)"
-    } else {
-        ""
-    };
-    let limit = if after.is_some() { "$7" } else { "$3" };
     // The aggregate has no ORDER BY of its own: with one, the database sorts the page again
     // (in SQLite, where this was measured, 9.4 ms for a 10,000-point page, 6.9 ms without),
     // although the subquery hands it over in order. The order is restored below instead,
     // which costs one pass when the points already arrive in it.
     let text = "timestamp::text || ',' || step::text || ',' || value::text || ',' || is_nan::text";
     let sql = format!(
-        "SELECT string_agg({text}, ';') FROM \
-         (SELECT {HISTORY_ORDER} FROM metrics WHERE run_id = $1 AND key = $2 {seek} \
-         ORDER BY {HISTORY_ORDER} LIMIT {limit}) AS page"
+        "SELECT string_agg({text}, ';') FROM ({}) AS page",
+        page_statement(after.as_ref())
     );
     let mut q = sqlx::query_scalar::<_, Option<String>>(&sql)
         .bind(run_id)
