@@ -2,7 +2,8 @@
 //! migrations/<backend>): a temporary SQLite file, and a throw-away PostgreSQL database
 //! created through `FERROFLOW_TEST_POSTGRES` (default postgres://postgres@127.0.0.1:5432/test;
 //! skipped when that default does not answer). Both go through sqlx's `Any` driver and
-//! sea-query-binder, as the server does.
+//! sea-query-binder; on SQLite every case is also read directly (rusqlite), as the server
+//! reads search pages there.
 
 use ferroflow::search::runs_page;
 use ferroflow::search::sql::{OrderVia, Part, Plan, SemiJoin, runs_page_with};
@@ -528,6 +529,37 @@ async fn check_runs_read(pool: &AnyPool, backend: Backend) -> Vec<String> {
     .await
 }
 
+/// Every case read as the server reads a page on SQLite: the same `runs_page::read`, its
+/// statements run directly (`db::sqlite_reads::prepare`, rusqlite), so every value the
+/// compiler binds must reach SQLite as sqlx would have bound it.
+fn check_runs_read_direct(path: &std::path::Path) -> Vec<String> {
+    use ferroflow::db::sqlite_reads::prepare;
+    use futures::FutureExt;
+    let conn = rusqlite::Connection::open(path).expect("open sqlite directly");
+    let uuids = |stmt: &SelectStatement| -> Result<Vec<String>, String> {
+        let mut prepared = prepare(&conn, stmt).map_err(|e| e.to_string())?;
+        let rows = prepared.raw_query().mapped(|row| row.get::<_, String>(1));
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    };
+    let count = |stmt: &SelectStatement| -> Result<i64, String> {
+        let mut prepared = prepare(&conn, stmt).map_err(|e| e.to_string())?;
+        let mut rows = prepared.raw_query();
+        let row = rows.next().map_err(|e| e.to_string())?.ok_or("no count")?;
+        row.get(0).map_err(|e| e.to_string())
+    };
+    check_cases(Backend::Sqlite, "runs_page::read, direct", async |q| {
+        runs_page::read(
+            q,
+            Backend::Sqlite,
+            |stmt| std::future::ready(uuids(&stmt)),
+            |stmt| std::future::ready(count(&stmt)),
+        )
+        .await
+    })
+    .now_or_never()
+    .expect("direct reads complete in one poll")
+}
+
 async fn check_runs(pool: &AnyPool, backend: Backend, plan: Plan) -> Vec<String> {
     let mut failures = check_cases(backend, &format!("{plan:?}"), async |q| {
         run_uuids(pool, backend, &runs_page_with(q, backend, plan)).await
@@ -785,9 +817,11 @@ fn report(failures: &[String]) {
 #[tokio::test]
 async fn sqlite_search() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pool = sqlite_pool(&dir.path().join("search.db")).await;
-    let failures = check_all(&pool, Backend::Sqlite).await;
+    let path = dir.path().join("search.db");
+    let pool = sqlite_pool(&path).await;
+    let mut failures = check_all(&pool, Backend::Sqlite).await;
     pool.close().await;
+    failures.extend(check_runs_read_direct(&path));
     report(&failures);
 }
 

@@ -5,7 +5,7 @@
 //! differs, the search compiler asks sea-query for the dialect and the migrations have a
 //! folder per kind.
 
-mod sqlite_reads;
+pub mod sqlite_reads;
 mod uri;
 pub mod writer;
 

@@ -74,6 +74,54 @@ impl SqliteReads {
     }
 }
 
+/// Renders a sea-query statement as SQLite SQL with `?` parameters, prepares it (cached on
+/// the connection) and binds its values in order.
+pub fn prepare<'c, S: sea_query::QueryStatementWriter>(
+    conn: &'c Connection,
+    statement: &S,
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let (sql, values) = statement.build(sea_query::SqliteQueryBuilder);
+    let mut prepared = conn.prepare_cached(&sql)?;
+    for (i, value) in values.into_iter().enumerate() {
+        bind(&mut prepared, i + 1, value)?;
+    }
+    Ok(prepared)
+}
+
+fn bind(
+    statement: &mut rusqlite::Statement<'_>,
+    at: usize,
+    value: sea_query::Value,
+) -> rusqlite::Result<()> {
+    use sea_query::Value as V;
+    match value {
+        V::Bool(v) => statement.raw_bind_parameter(at, v),
+        V::TinyInt(v) => statement.raw_bind_parameter(at, v),
+        V::SmallInt(v) => statement.raw_bind_parameter(at, v),
+        V::Int(v) => statement.raw_bind_parameter(at, v),
+        V::BigInt(v) => statement.raw_bind_parameter(at, v),
+        V::TinyUnsigned(v) => statement.raw_bind_parameter(at, v),
+        V::SmallUnsigned(v) => statement.raw_bind_parameter(at, v),
+        V::Unsigned(v) => statement.raw_bind_parameter(at, v),
+        V::BigUnsigned(v) => {
+            let v = v
+                .map(i64::try_from)
+                .transpose()
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            statement.raw_bind_parameter(at, v)
+        }
+        V::Float(v) => statement.raw_bind_parameter(at, v.map(f64::from)),
+        V::Double(v) => statement.raw_bind_parameter(at, v),
+        V::String(v) => statement.raw_bind_parameter(at, v.as_deref()),
+        V::Char(v) => statement.raw_bind_parameter(at, v.map(String::from)),
+        V::Bytes(v) => statement.raw_bind_parameter(at, v.as_deref()),
+        #[allow(unreachable_patterns)] // variants of sea-query features not enabled here
+        other => Err(rusqlite::Error::ToSqlConversionFailure(
+            format!("no SQLite binding for {other:?}").into(),
+        )),
+    }
+}
+
 /// Opens a connection that may only read. Not `SQLITE_OPEN_READ_ONLY`: a read-only
 /// connection to a WAL database cannot always map the shared-memory index; `query_only`
 /// refuses writes just the same. Otherwise set up as the pool's readers are (the

@@ -23,7 +23,7 @@ pub use order_by::{
 };
 pub use page_token::{PageToken, PageTokenError};
 pub use registry::{RegistryQuery, model_versions_page, registered_models_page};
-pub use sql::{ExperimentQuery, RunQuery, experiments_page, runs_page};
+pub use sql::{ExperimentQuery, OwnedRunQuery, RunQuery, experiments_page, runs_page};
 
 use std::fmt;
 

@@ -42,6 +42,43 @@ pub struct RunQuery<'a> {
     pub limit: u64,
 }
 
+/// A `RunQuery` that owns its parts, for a read that runs on another thread.
+#[derive(Debug, Clone)]
+pub struct OwnedRunQuery {
+    experiment_ids: Vec<i64>,
+    filter: Option<Expr>,
+    order_by: Vec<OrderBy>,
+    view: ViewType,
+    offset: u64,
+    limit: u64,
+}
+
+impl OwnedRunQuery {
+    pub fn query(&self) -> RunQuery<'_> {
+        RunQuery {
+            experiment_ids: &self.experiment_ids,
+            filter: self.filter.as_ref(),
+            order_by: &self.order_by,
+            view: self.view,
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
+}
+
+impl From<&RunQuery<'_>> for OwnedRunQuery {
+    fn from(q: &RunQuery<'_>) -> Self {
+        Self {
+            experiment_ids: q.experiment_ids.to_vec(),
+            filter: q.filter.cloned(),
+            order_by: q.order_by.to_vec(),
+            view: q.view,
+            offset: q.offset,
+            limit: q.limit,
+        }
+    }
+}
+
 /// One page of `search_experiments`.
 #[derive(Debug, Clone)]
 pub struct ExperimentQuery<'a> {

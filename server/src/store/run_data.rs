@@ -227,7 +227,7 @@ fn stored_params(run_id: i64, keys: &[String]) -> SelectStatement {
 /// rows of each key (a 10-key read over a page of a 50,000-run experiment took 0.5 s).
 const KEY_ON_PRIMARY_KEY: &str = "(key || '')";
 
-fn keys_of(selection: Option<&Selection>) -> Option<Option<&[String]>> {
+fn keys_of(selection: Option<&Selection>) -> Selected<&[String]> {
     match selection {
         None | Some(Selection::All) => Some(None),
         Some(Selection::None) => None,
@@ -235,12 +235,8 @@ fn keys_of(selection: Option<&Selection>) -> Option<Option<&[String]>> {
     }
 }
 
-/// Loads params, tags and latest metrics for many runs: one statement per chunk of runs,
-/// one row per run, each kind as a JSON array. sqlx hands SQLite rows from its worker
-/// thread one at a time (about 3 µs each) and a page of 1,000 runs has some 21,000 values,
-/// so they travel as 1,000 rows; one statement instead of one per kind saves two passes
-/// over the runs. `columns` restricts what is read; pairs come in no set order from SQL
-/// and are sorted by key here (an `ORDER BY` inside the aggregate doubled its cost).
+/// Loads params, tags and latest metrics for many runs. `columns` restricts what is read.
+/// Each run's pairs come back sorted by key.
 pub async fn load(
     db: &Db,
     run_ids: &[i64],
@@ -248,34 +244,137 @@ pub async fn load(
 ) -> Result<HashMap<i64, RunData>> {
     let mut out: HashMap<i64, RunData> =
         run_ids.iter().map(|id| (*id, RunData::default())).collect();
-    let params = keys_of(columns.map(|c| &c.params));
-    let tags = keys_of(columns.map(|c| &c.tags));
-    let metrics = keys_of(columns.map(|c| &c.metrics));
-    if params.is_none() && tags.is_none() && metrics.is_none() {
+    let selected = [
+        keys_of(columns.map(|c| &c.params)),
+        keys_of(columns.map(|c| &c.tags)),
+        keys_of(columns.map(|c| &c.metrics)),
+    ];
+    if selected.iter().all(Option::is_none) {
         return Ok(out);
     }
-    // Values travel as text that reads back to the same double: PostgreSQL's `float8::text`
-    // is the shortest exact form, SQLite's `printf('%!.17g')` gives 17 significant digits
-    // (its JSON rendering keeps only 15); infinities come as `Inf` / `Infinity`, which Rust
-    // parses.
-    let metric_columns = match db.backend {
-        Backend::Sqlite => "key, printf('%!.17g', value), is_nan, timestamp, step",
-        Backend::Postgres => "key, value::text, is_nan, timestamp, step",
-    };
+    match &db.sqlite_reads {
+        Some(reads) => {
+            let selected = selected.map(|s| s.map(|keys| keys.map(<[String]>::to_vec)));
+            let ids = run_ids.to_vec();
+            let rows = reads
+                .run(move |conn| sqlite_load(conn, &ids, &selected))
+                .await?;
+            for (run_id, data) in rows {
+                out.insert(run_id, data);
+            }
+        }
+        None => postgres_load(db, run_ids, &selected, &mut out).await?,
+    }
+    for data in out.values_mut() {
+        data.params.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        data.tags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        data.metrics.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    }
+    Ok(out)
+}
+
+/// The keys one kind reads: `None` none of them, `Some(None)` all, `Some(Some(keys))` those.
+type Selected<K> = Option<Option<K>>;
+
+/// On SQLite the rows are read directly as typed columns (`db::SqliteReads`): a statement
+/// per kind, the runs (and keys) bound as one JSON array each so that every page size
+/// shares one prepared statement.
+fn sqlite_load(
+    conn: &rusqlite::Connection,
+    run_ids: &[i64],
+    selected: &[Selected<Vec<String>>; 3],
+) -> rusqlite::Result<HashMap<i64, RunData>> {
+    let mut out: HashMap<i64, RunData> = HashMap::with_capacity(run_ids.len());
+    let ids = serde_json::to_string(run_ids).map_err(json_bind)?;
+    let [params, tags, metrics] = selected;
+    type Pairs = fn(&mut RunData) -> &mut Vec<KeyValue>;
+    let kinds: [(&str, _, Pairs); 2] = [
+        ("params", params, |d| &mut d.params),
+        ("tags", tags, |d| &mut d.tags),
+    ];
+    for (table, kind_keys, pairs) in kinds {
+        let Some(keys) = kind_keys else { continue };
+        let mut statement = conn.prepare_cached(&sqlite_rows_sql(table, "key, value", keys))?;
+        bind_ids_and_keys(&mut statement, &ids, keys)?;
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            pairs(out.entry(row.get(0)?).or_default()).push(KeyValue {
+                key: row.get(1)?,
+                value: row.get(2)?,
+            });
+        }
+    }
+    if let Some(keys) = metrics {
+        let sql = sqlite_rows_sql(
+            "latest_metrics",
+            "key, value, is_nan, timestamp, step",
+            keys,
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        bind_ids_and_keys(&mut statement, &ids, keys)?;
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            out.entry(row.get(0)?).or_default().metrics.push(Metric {
+                key: row.get(1)?,
+                value: loaded_value(row.get(2)?, row.get(3)?),
+                timestamp: row.get(4)?,
+                step: row.get(5)?,
+                run_id: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `SELECT run_id, <columns> FROM <table>` for the runs of a JSON array, and the keys of
+/// another where some are selected. Both lists are walked on the primary key (run_id, key).
+fn sqlite_rows_sql(table: &str, columns: &str, keys: &Option<Vec<String>>) -> String {
+    let mut sql = format!(
+        "SELECT run_id, {columns} FROM {table} WHERE run_id IN (SELECT value FROM json_each(?1))"
+    );
+    if keys.is_some() {
+        sql += &format!(" AND {KEY_ON_PRIMARY_KEY} IN (SELECT value FROM json_each(?2))");
+    }
+    sql
+}
+
+fn bind_ids_and_keys(
+    statement: &mut rusqlite::Statement<'_>,
+    ids: &str,
+    keys: &Option<Vec<String>>,
+) -> rusqlite::Result<()> {
+    statement.raw_bind_parameter(1, ids)?;
+    if let Some(keys) = keys {
+        statement.raw_bind_parameter(2, serde_json::to_string(keys).map_err(json_bind)?)?;
+    }
+    Ok(())
+}
+
+fn json_bind(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// On PostgreSQL, one statement per chunk of runs, one row per run, each kind as a JSON
+/// array: sqlx's Any driver hands rows over one at a time (about 3 µs each) and a page of
+/// 1,000 runs has some 21,000 values, so they travel as 1,000 rows. Pairs come in no set
+/// order (an `ORDER BY` inside the aggregate doubled its cost) and are sorted by `load`.
+async fn postgres_load(
+    db: &Db,
+    run_ids: &[i64],
+    selected: &[Selected<&[String]>; 3],
+    out: &mut HashMap<i64, RunData>,
+) -> Result<()> {
+    let [params, tags, metrics] = *selected;
+    // Values travel as PostgreSQL's `float8::text`, the shortest exact form; infinities
+    // come as `Infinity`, which Rust parses.
+    let metric_columns = "key, value::text, is_nan, timestamp, step";
     for chunk in run_ids.chunks(IN_CHUNK) {
         let mut p = Params::new(db.backend);
         let mut keys: Vec<&str> = Vec::new();
-        let b = db.backend;
-        let params_sql = per_run_json(b, "params", "key, value", params, &mut p, &mut keys);
-        let tags_sql = per_run_json(b, "tags", "key, value", tags, &mut p, &mut keys);
-        let metrics_sql = per_run_json(
-            b,
-            "latest_metrics",
-            metric_columns,
-            metrics,
-            &mut p,
-            &mut keys,
-        );
+        let params_sql = per_run_json("params", "key, value", params, &mut p, &mut keys);
+        let tags_sql = per_run_json("tags", "key, value", tags, &mut p, &mut keys);
+        let metrics_sql =
+            per_run_json("latest_metrics", metric_columns, metrics, &mut p, &mut keys);
         let ids = chunk
             .iter()
             .map(|_| p.placeholder())
@@ -307,29 +406,26 @@ pub async fn load(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A correlated subquery giving one run's rows of `table` as a JSON array of arrays of
 /// `columns`: all rows, or only those of some keys, or (`None`) a NULL column. The keys'
 /// placeholders are taken from `p` and the keys pushed to `binds` in the same order. No
-/// rows: `[]` on SQLite, NULL on PostgreSQL.
+/// rows: NULL.
 fn per_run_json<'k>(
-    backend: Backend,
     table: &str,
     columns: &str,
-    selected: Option<Option<&'k [String]>>,
+    selected: Selected<&'k [String]>,
     p: &mut Params,
     binds: &mut Vec<&'k str>,
 ) -> String {
     let Some(keys) = selected else {
         return "CAST(NULL AS TEXT)".to_owned();
     };
-    let rows = match backend {
-        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
-        Backend::Postgres => format!("json_agg(json_build_array({columns}))::text"),
-    };
-    let mut sql = format!("(SELECT {rows} FROM {table} WHERE run_id = r.id");
+    let mut sql = format!(
+        "(SELECT json_agg(json_build_array({columns}))::text FROM {table} WHERE run_id = r.id"
+    );
     if let Some(keys) = keys {
         let list = keys
             .iter()
@@ -344,9 +440,8 @@ fn per_run_json<'k>(
 }
 
 fn pairs_from_json(kind: &str, json: &str) -> Result<Vec<KeyValue>> {
-    let mut pairs: Vec<(String, String)> = serde_json::from_str(json)
+    let pairs: Vec<(String, String)> = serde_json::from_str(json)
         .map_err(|e| ApiError::internal(format!("unreadable {kind} of a run: {e}")))?;
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(pairs
         .into_iter()
         .map(|(key, value)| KeyValue { key, value })
@@ -358,7 +453,7 @@ fn metrics_from_json(json: &str) -> Result<Vec<Metric>> {
         |e: &dyn std::fmt::Display| ApiError::internal(format!("unreadable metrics of a run: {e}"));
     let points: Vec<(String, String, i64, i64, i64)> =
         serde_json::from_str(json).map_err(|e| unreadable(&e))?;
-    let mut metrics = points
+    points
         .into_iter()
         .map(|(key, value, is_nan, timestamp, step)| {
             let value: f64 = value.parse().map_err(|e| unreadable(&e))?;
@@ -370,9 +465,7 @@ fn metrics_from_json(json: &str) -> Result<Vec<Metric>> {
                 run_id: None,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    metrics.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    Ok(metrics)
+        .collect()
 }
 
 /// The metric summaries (latest point, min, max, count) of some runs, optionally only

@@ -1,9 +1,10 @@
 //! Runs: their info row, lifecycle, and assembling a full `Run` for responses.
 
-use crate::db::{Conn, Db};
+use crate::db::{Backend, Conn, Db, SqliteReads, sqlite_reads};
 use crate::error::{ApiError, Result};
 use crate::store::{inputs, logged_models, now_ms, run_data};
 use app::models::{KeyValue, Run, RunData, RunInfo};
+use futures::FutureExt;
 use sqlx::Row;
 
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -17,24 +18,72 @@ pub struct RunRow {
     pub info: RunInfo,
 }
 
+/// The columns of `INFO_COLUMNS`, in order.
+type InfoColumns = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+);
+
+impl RunRow {
+    fn from_columns(c: InfoColumns) -> Self {
+        let (id, uuid, experiment_id, run_name, user_id, status, start_time, end_time) =
+            (c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7);
+        RunRow {
+            id,
+            info: RunInfo {
+                run_id: uuid.clone(),
+                run_uuid: uuid,
+                experiment_id: experiment_id.to_string(),
+                run_name,
+                user_id,
+                status,
+                start_time,
+                end_time,
+                lifecycle_stage: c.8,
+                artifact_uri: c.9,
+            },
+        }
+    }
+}
+
 /// Reads a row selected with `INFO_COLUMNS` (the search compiler selects the same).
 pub fn info_from_row(row: &sqlx::any::AnyRow) -> Result<RunRow> {
-    let uuid: String = row.try_get(1)?;
-    Ok(RunRow {
-        id: row.try_get(0)?,
-        info: RunInfo {
-            run_id: uuid.clone(),
-            run_uuid: uuid,
-            experiment_id: row.try_get::<i64, _>(2)?.to_string(),
-            run_name: row.try_get(3)?,
-            user_id: row.try_get(4)?,
-            status: row.try_get(5)?,
-            start_time: row.try_get(6)?,
-            end_time: row.try_get(7)?,
-            lifecycle_stage: row.try_get(8)?,
-            artifact_uri: row.try_get(9)?,
-        },
-    })
+    Ok(RunRow::from_columns((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+        row.try_get(6)?,
+        row.try_get(7)?,
+        row.try_get(8)?,
+        row.try_get(9)?,
+    )))
+}
+
+/// The same, from a direct SQLite read (`db::SqliteReads`).
+fn info_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow::from_columns((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    )))
 }
 
 pub(crate) fn not_found(run_id: &str) -> ApiError {
@@ -183,9 +232,54 @@ pub async fn search_rows(
         limit: query.limit + 1,
         ..query.clone()
     };
+    let mut rows = match &db.sqlite_reads {
+        Some(reads) => sqlite_search_rows(reads, &probe).await?,
+        None => postgres_search_rows(db, &probe).await?,
+    };
+    let more = rows.len() as u64 > query.limit;
+    rows.truncate(query.limit as usize);
+    Ok((rows, more))
+}
+
+/// On SQLite the page's statements run directly (`db::SqliteReads`), all on one blocking
+/// thread: through sqlx each statement and each of up to 1,001 rows was a hand-off
+/// between threads (bench/PROFILE.md, "Search pages read directly").
+async fn sqlite_search_rows(
+    reads: &SqliteReads,
+    query: &crate::search::RunQuery<'_>,
+) -> Result<Vec<RunRow>> {
+    let owned = crate::search::OwnedRunQuery::from(query);
+    reads
+        .run(move |conn| {
+            let query = owned.query();
+            // The statements answer synchronously, so the page is read in a single poll.
+            crate::search::runs_page::read(
+                &query,
+                Backend::Sqlite,
+                |statement| {
+                    std::future::ready((|| {
+                        let mut prepared = sqlite_reads::prepare(conn, &statement)?;
+                        let rows = prepared.raw_query().mapped(info_from_sqlite);
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                    })())
+                },
+                |statement| {
+                    std::future::ready((|| {
+                        let mut prepared = sqlite_reads::prepare(conn, &statement)?;
+                        prepared.raw_query().next()?.map_or(Ok(0), |row| row.get(0))
+                    })())
+                },
+            )
+            .now_or_never()
+            .expect("a page of ready statements completes in one poll")
+        })
+        .await
+}
+
+async fn postgres_search_rows(db: &Db, query: &crate::search::RunQuery<'_>) -> Result<Vec<RunRow>> {
     let backend = db.backend;
     let rows = crate::search::runs_page::read(
-        &probe,
+        query,
         backend,
         |statement| {
             let pool = db.pool.clone();
@@ -203,13 +297,7 @@ pub async fn search_rows(
         },
     )
     .await?;
-    let more = rows.len() as u64 > query.limit;
-    let rows = rows
-        .iter()
-        .take(query.limit as usize)
-        .map(info_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok((rows, more))
+    rows.iter().map(info_from_row).collect()
 }
 
 /// The metric, param and tag keys of the most recent `sample` runs of some experiments,
