@@ -24,25 +24,24 @@ pub async fn log_params(
         insert
             .into_table(Alias::new("params"))
             .columns(["run_id", "key", "value"].map(Alias::new))
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .returning(Query::returning().column(Alias::new("key")));
+            .on_conflict(OnConflict::new().do_nothing().to_owned());
         for p in chunk {
             insert
                 .values([run_id.into(), p.key.clone().into(), p.value.clone().into()])
                 .map_err(|e| ApiError::internal(e.to_string()))?;
         }
         let (sql, values) = build(&insert, backend);
-        let inserted: Vec<String> = sqlx::query_scalar_with(&sql, values)
-            .fetch_all(&mut *conn)
-            .await?;
-        if inserted.len() == chunk.len() {
+        // A count, not `RETURNING key`: on SQLite every returned row is one more hand-off
+        // from sqlx's connection thread.
+        let inserted = sqlx::query_with(&sql, values)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if inserted == chunk.len() as u64 {
             continue;
         }
-        let existing: Vec<&KeyValue> = chunk
-            .iter()
-            .filter(|p| !inserted.contains(&p.key))
-            .collect();
-        let keys: Vec<String> = existing.iter().map(|p| p.key.clone()).collect();
+        // Some were stored before: each stored value must be the one sent.
+        let keys: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
         let (sql, values) = build(&stored_params(run_id, &keys), backend);
         let stored: HashMap<String, String> = sqlx::query_with(&sql, values)
             .fetch_all(&mut *conn)
@@ -50,7 +49,7 @@ pub async fn log_params(
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_>>()?;
-        for p in existing {
+        for p in chunk {
             match stored.get(&p.key) {
                 Some(old) if *old != p.value => {
                     return Err(ApiError::invalid(format!(
@@ -68,6 +67,20 @@ pub async fn log_params(
 
 /// Sets tags (last value wins). Setting `mlflow.runName` renames the run.
 pub async fn set_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result<()> {
+    upsert_tags(conn, run_id, tags).await?;
+    // The last value of the name tag, as `upsert_tags` stored it.
+    if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
+        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
+            .bind(&name.value)
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stores tags (last value of a key wins) and nothing else: the run keeps its name.
+pub(crate) async fn upsert_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result<()> {
     // A multi-row upsert may not touch a row twice (PostgreSQL), so each key once, with
     // its last value.
     let mut last: HashMap<&str, &str> = HashMap::new();
@@ -85,13 +98,6 @@ pub async fn set_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue]) -> Result
             q = q.bind(run_id).bind(*key).bind(*value);
         }
         q.execute(&mut *conn).await?;
-    }
-    if let Some((_, name)) = rows.iter().find(|(key, _)| *key == RUN_NAME_TAG) {
-        sqlx::query("UPDATE runs SET name = $1 WHERE id = $2")
-            .bind(*name)
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?;
     }
     Ok(())
 }

@@ -382,44 +382,27 @@ pub fn resolve_name(run_name: Option<&str>, tags: &[KeyValue]) -> Result<String>
 /// The uuid is chosen by the caller so that a replayed job creates the same run.
 /// Returns the whole new run, so that answering needs no second read.
 pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
-    let experiment = sqlx::query(
-        "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = $1",
-    )
-    .bind(new.experiment_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| {
-        ApiError::not_found(format!(
-            "No Experiment with id={} exists",
-            new.experiment_id
-        ))
-    })?;
-    let (stage, location): (String, String) = (experiment.try_get(0)?, experiment.try_get(1)?);
-    if stage != "active" {
-        return Err(ApiError::invalid(format!(
-            "The experiment {} must be in the 'active' state. Current state is {stage}.",
-            new.experiment_id
-        )));
-    }
-    let artifact_uri = format!(
-        "{}/{}/artifacts",
-        location.trim_end_matches('/'),
-        new.run_uuid
-    );
     let start_time = new.start_time.unwrap_or_else(now_ms);
-    let id: i64 = sqlx::query_scalar(
+    // The experiment is checked by the insert itself (one statement instead of two in the
+    // common case); only when nothing was inserted is it read, to say why.
+    let inserted = sqlx::query(
         "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri, last_write_time) \
-         VALUES ($1, $2, $3, $4, 'RUNNING', $5, 'active', $6, $7) RETURNING id",
+         SELECT $1, experiment_id, $2, $3, 'RUNNING', $4, 'active', rtrim(artifact_location, '/') || '/' || $1 || '/artifacts', $5 \
+         FROM experiments WHERE experiment_id = $6 AND lifecycle_stage = 'active' \
+         RETURNING id, artifact_uri",
     )
     .bind(&new.run_uuid)
-    .bind(new.experiment_id)
     .bind(name)
     .bind(&new.user_id)
     .bind(start_time)
-    .bind(&artifact_uri)
     .bind(now_ms())
-    .fetch_one(&mut *conn)
+    .bind(new.experiment_id)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(inserted) = inserted else {
+        return Err(experiment_refused(conn, new.experiment_id).await);
+    };
+    let (id, artifact_uri): (i64, String) = (inserted.try_get(0)?, inserted.try_get(1)?);
     let mut tags: Vec<KeyValue> = new
         .tags
         .iter()
@@ -430,7 +413,8 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
         key: RUN_NAME_TAG.into(),
         value: name.to_owned(),
     });
-    run_data::set_tags(conn, id, &tags).await?;
+    // The name is already the run's: the tags go in without `set_tags`' rename.
+    run_data::upsert_tags(conn, id, &tags).await?;
     let info = RunInfo {
         run_id: new.run_uuid.clone(),
         run_uuid: new.run_uuid.clone(),
@@ -461,6 +445,22 @@ pub async fn create(conn: &mut Conn, new: &NewRun, name: &str) -> Result<Run> {
         inputs: Default::default(),
         outputs: Default::default(),
     })
+}
+
+/// Why a run cannot be created in `experiment_id`: it does not exist, or is not active.
+async fn experiment_refused(conn: &mut Conn, experiment_id: i64) -> ApiError {
+    let stage: std::result::Result<Option<String>, sqlx::Error> =
+        sqlx::query_scalar("SELECT lifecycle_stage FROM experiments WHERE experiment_id = $1")
+            .bind(experiment_id)
+            .fetch_optional(&mut *conn)
+            .await;
+    match stage {
+        Err(e) => e.into(),
+        Ok(None) => ApiError::not_found(format!("No Experiment with id={experiment_id} exists")),
+        Ok(Some(stage)) => ApiError::invalid(format!(
+            "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
+        )),
+    }
 }
 
 pub const STATUSES: &[&str] = &["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
