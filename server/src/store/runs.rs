@@ -256,24 +256,31 @@ async fn sqlite_search_rows(
             crate::search::runs_page::read(
                 &query,
                 Backend::Sqlite,
-                |statement| {
-                    std::future::ready((|| {
-                        let mut prepared = sqlite_reads::prepare(conn, &statement)?;
-                        let rows = prepared.raw_query().mapped(info_from_sqlite);
-                        rows.collect::<rusqlite::Result<Vec<_>>>()
-                    })())
-                },
-                |statement| {
-                    std::future::ready((|| {
-                        let mut prepared = sqlite_reads::prepare(conn, &statement)?;
-                        prepared.raw_query().next()?.map_or(Ok(0), |row| row.get(0))
-                    })())
-                },
+                |statement| std::future::ready(sqlite_rows(conn, &statement)),
+                |statement| std::future::ready(sqlite_count(conn, &statement)),
             )
             .now_or_never()
             .expect("a page of ready statements completes in one poll")
         })
         .await
+}
+
+fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    statement: &sea_query::SelectStatement,
+) -> rusqlite::Result<Vec<RunRow>> {
+    let mut prepared = sqlite_reads::prepare(conn, statement)?;
+    let rows = prepared.raw_query().mapped(info_from_sqlite);
+    rows.collect()
+}
+
+fn sqlite_count(
+    conn: &rusqlite::Connection,
+    statement: &sea_query::SelectStatement,
+) -> rusqlite::Result<i64> {
+    let mut prepared = sqlite_reads::prepare(conn, statement)?;
+    let mut rows = prepared.raw_query();
+    rows.next()?.map_or(Ok(0), |row| row.get(0))
 }
 
 async fn postgres_search_rows(db: &Db, query: &crate::search::RunQuery<'_>) -> Result<Vec<RunRow>> {
