@@ -244,13 +244,9 @@ async fn metrics_count_requests_and_writes(backend: &str) {
         ),
         1.0
     );
-    // Pools: sampled at scrape; SQLite has a separate one-connection writer pool.
-    let pools: &[&str] = if backend == "sqlite" {
-        &["main", "writer"]
-    } else {
-        &["main"]
-    };
-    for pool in pools {
+    // Pools: sampled at scrape; the writer's connections are a pool of their own (one
+    // connection on SQLite), held by the writer between batches.
+    for pool in ["main", "writer"] {
         let max = after.value("ferroflow_db_pool_max_connections", &[("pool", pool)]);
         let idle = after.value(
             "ferroflow_db_pool_connections",
@@ -263,12 +259,17 @@ async fn metrics_count_requests_and_writes(backend: &str) {
         assert!(max >= 1.0, "{pool}: max {max}");
         assert!(idle + in_use >= 1.0 && idle + in_use <= max, "{pool}");
     }
-    if backend == "sqlite" {
-        assert_eq!(
-            after.value("ferroflow_db_pool_max_connections", &[("pool", "writer")]),
-            1.0
-        );
-    }
+    assert_eq!(
+        after.value("ferroflow_db_pool_max_connections", &[("pool", "writer")]),
+        if backend == "sqlite" { 1.0 } else { 4.0 }
+    );
+    // Everything above was written, so the writer holds its connection.
+    assert!(
+        after.value(
+            "ferroflow_db_pool_connections",
+            &[("pool", "writer"), ("state", "in_use")]
+        ) >= 1.0
+    );
     for (name, kind) in [
         (REQUESTS, PrometheusType::Counter),
         ("ferroflow_http_requests_in_flight", PrometheusType::Gauge),

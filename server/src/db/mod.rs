@@ -55,8 +55,9 @@ impl Db {
             .connect(&url)
             .await?;
         // SQLite has one writer at a time, so the writer owns the only write connection;
-        // PostgreSQL takes several concurrent write transactions.
-        let (writers, write_pool, write_pool_name) = match backend {
+        // PostgreSQL takes several concurrent write transactions. Either way the writer's
+        // connections are its own, apart from the readers'.
+        let (writers, write_pool) = match backend {
             Backend::Sqlite => {
                 // The writer never checkpoints: a checkpoint inside a commit stalls every
                 // caller waiting on that commit. A background task does it instead.
@@ -76,11 +77,17 @@ impl Db {
                     .connect(&url)
                     .await?;
                 tokio::spawn(checkpoint_wal(pool.clone()));
-                (1, write_pool, "writer")
+                (1, write_pool)
             }
-            Backend::Postgres => (4, pool.clone(), "main"),
+            // Each writer task holds a connection of its own (see `writer`), so they come
+            // from a pool of their own rather than from the readers'.
+            Backend::Postgres => {
+                const WRITERS: u32 = 4;
+                let write_pool = pool_options(backend, WRITERS).connect(&url).await?;
+                (WRITERS as usize, write_pool)
+            }
         };
-        let writer = Writer::start(backend, write_pool, write_pool_name, writers);
+        let writer = Writer::start(backend, write_pool, "writer", writers);
         let sqlite_reads = match uri {
             DatabaseUri::Sqlite(path) => Some(SqliteReads::new(path.clone())),
             DatabaseUri::Postgres(_) => None,
@@ -153,15 +160,10 @@ impl Db {
         migrator.iter().map(|m| m.version).max().unwrap_or_default()
     }
 
-    /// The pools and their names in metrics: `main` (reads; on PostgreSQL writes too) and,
-    /// on SQLite, `writer` (the one write connection).
+    /// The pools and their names in metrics: `main` (reads) and `writer` (the writer's
+    /// connections: one on SQLite).
     pub fn pools(&self) -> Vec<(&'static str, &Pool)> {
-        let mut pools = vec![("main", &self.pool)];
-        let (name, writer) = self.writer.pool();
-        if name != "main" {
-            pools.push((name, writer));
-        }
-        pools
+        vec![("main", &self.pool), self.writer.pool()]
     }
 
     /// Runs every queued write (see `Writer::drain`), then closes the pools, waiting for
@@ -209,7 +211,11 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(10));
     match backend {
         Backend::Postgres => options,
-        Backend::Sqlite => options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
+        // A connection to a file cannot have gone away while idle: testing it when taken
+        // would only cost a round trip to sqlx's connection thread.
+        Backend::Sqlite => options
+            .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
     }
 }
 

@@ -8,6 +8,12 @@
 //! set-aside jobs then run alone, so every caller gets exactly its own outcome. Jobs are
 //! therefore written to be re-runnable.
 //!
+//! Each writer task keeps its connection from one batch to the next. Taking it from the
+//! pool for every batch cost two pings (sqlx tests a connection when it is taken and
+//! again when it is given back), and on SQLite every ping is two thread hand-offs to
+//! sqlx's connection thread: as much as a small batch's own statements. A connection is
+//! given back, and a fresh one taken, only after it failed.
+//!
 //! At shutdown `drain` closes the queue (new jobs are refused with 503) and returns once
 //! every job already queued has run and been answered: nothing a caller was promised is
 //! dropped.
@@ -17,6 +23,7 @@ use crate::error::{ApiError, Result};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::Executor;
+use sqlx::pool::PoolConnection;
 use std::any::Any;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -131,6 +138,7 @@ async fn write_loop(
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     stop: CancellationToken,
 ) {
+    let mut held = None;
     loop {
         let mut batch = Vec::new();
         {
@@ -156,21 +164,62 @@ async fn write_loop(
                 }
             }
         }
-        run_batch(backend, (pool_name, &pool), batch).await;
+        let mut link = Link {
+            pool: (pool_name, &pool),
+            held: &mut held,
+        };
+        run_batch(backend, &mut link, batch).await;
     }
 }
 
-/// A pool and its name in metrics.
-type NamedPool<'a> = (&'static str, &'a Pool);
+/// A writer task's connection: the one it holds, and the pool (with its name in
+/// metrics) that gives it a new one when it has none.
+struct Link<'a> {
+    pool: (&'static str, &'a Pool),
+    held: &'a mut Option<PoolConnection<sqlx::Any>>,
+}
 
-async fn run_batch(backend: Backend, pool: NamedPool<'_>, batch: Vec<Job>) {
+impl Link<'_> {
+    /// Begins a transaction on the held connection, or on one from the pool when there is
+    /// none or the held one fails to begin (it may have died with a database restart since
+    /// its last batch; the pool tests the one it hands out).
+    async fn begin(&mut self, sql: &str) -> Result<&mut Conn, Retry> {
+        let begun = match self.held.as_deref_mut() {
+            Some(conn) => conn.execute(sql).await.is_ok(),
+            None => false,
+        };
+        if !begun {
+            self.reset().await;
+            let (name, pool) = self.pool;
+            let conn = super::acquire(pool, name).await.map_err(Retry::Fatal)?;
+            let conn: &mut Conn = self.held.insert(conn);
+            conn.execute(sql).await.map_err(classify)?;
+        }
+        Ok(self
+            .held
+            .as_deref_mut()
+            .expect("a connection was just taken"))
+    }
+
+    /// Gives the connection back after a failure that may have broken it or left it inside
+    /// a transaction (a COMMIT refused with SQLITE_BUSY keeps it open): rolled back, if it
+    /// can be, then checked by the pool, which closes it if broken. The next batch takes
+    /// another.
+    async fn reset(&mut self) {
+        if let Some(mut conn) = self.held.take() {
+            let _ = (&mut *conn).execute("ROLLBACK").await;
+        }
+    }
+}
+
+async fn run_batch(backend: Backend, link: &mut Link<'_>, batch: Vec<Job>) {
     // A failed job is set aside and the others retried together, so a batch costs one
     // transaction per failure plus one, not one per job. The failed jobs then run alone:
     // their answer must not depend on writes of neighbours that were rolled back.
     let mut pending = batch;
     let mut set_aside = Vec::new();
     while !pending.is_empty() {
-        let results = match attempt(backend, pool, &mut pending).await {
+        let results = match attempt(backend, link, &mut pending).await {
             Ok(results) => results,
             Err(e) => {
                 for job in pending.drain(..).chain(set_aside.drain(..)) {
@@ -191,7 +240,7 @@ async fn run_batch(backend: Backend, pool: NamedPool<'_>, batch: Vec<Job>) {
         }
     }
     for mut job in set_aside {
-        let result = match attempt(backend, pool, std::slice::from_mut(&mut job)).await {
+        let result = match attempt(backend, link, std::slice::from_mut(&mut job)).await {
             Ok(mut r) => r
                 .pop()
                 .unwrap_or_else(|| Err(ApiError::internal("empty batch"))),
@@ -206,13 +255,17 @@ async fn run_batch(backend: Backend, pool: NamedPool<'_>, batch: Vec<Job>) {
 /// Deadlocks and serialization failures (PostgreSQL) are retried a few times.
 async fn attempt(
     backend: Backend,
-    pool: NamedPool<'_>,
+    link: &mut Link<'_>,
     batch: &mut [Job],
 ) -> Result<Vec<Result<Output>>> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match attempt_once(backend, pool, batch).await {
+        let attempted = attempt_once(backend, link, batch).await;
+        if attempted.is_err() {
+            link.reset().await;
+        }
+        match attempted {
             Err(Retry::Transient(e)) if tries < 5 => {
                 tracing::debug!(error = %e, tries, "retrying write batch");
                 tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
@@ -242,14 +295,13 @@ fn classify(e: sqlx::Error) -> Retry {
     }
 }
 
+/// Runs the batch once. After an error the connection's state is in doubt (say, a failed
+/// COMMIT on SQLite leaves the transaction open), so `attempt` gives it back.
 async fn attempt_once(
     backend: Backend,
-    (pool_name, pool): NamedPool<'_>,
+    link: &mut Link<'_>,
     batch: &mut [Job],
 ) -> Result<Vec<Result<Output>>, Retry> {
-    let mut conn = super::acquire(pool, pool_name)
-        .await
-        .map_err(Retry::Fatal)?;
     // IMMEDIATE takes SQLite's write lock up front, so the transaction can never fail
     // half-way with SQLITE_BUSY when it upgrades from reading to writing.
     let begin = match backend {
@@ -257,13 +309,13 @@ async fn attempt_once(
         Backend::Postgres => "BEGIN",
     };
     let started = std::time::Instant::now();
-    conn.execute(begin).await.map_err(classify)?;
+    let conn = link.begin(begin).await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut failed_db: Option<sqlx::Error> = None;
     for job in batch.iter_mut() {
         // A panicking job must neither kill this task (SQLite has only one writer) nor
         // unwind past the open transaction: it becomes that job's error.
-        let r = std::panic::AssertUnwindSafe((job.run)(&mut conn))
+        let r = std::panic::AssertUnwindSafe((job.run)(conn))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| {
@@ -291,11 +343,14 @@ async fn attempt_once(
         }
     }
     if let Some(e) = failed_db {
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = (&mut *conn).execute("ROLLBACK").await;
         return Err(Retry::Fatal(e));
     }
     if results.len() < batch.len() || results.iter().any(Result::is_err) {
-        conn.execute("ROLLBACK").await.map_err(Retry::Fatal)?;
+        (&mut *conn)
+            .execute("ROLLBACK")
+            .await
+            .map_err(Retry::Fatal)?;
         // Jobs after the failure did not run; report them as failed so the caller
         // replays each alone.
         while results.len() < batch.len() {
@@ -303,7 +358,7 @@ async fn attempt_once(
         }
         return Ok(results);
     }
-    conn.execute("COMMIT").await.map_err(classify)?;
+    (&mut *conn).execute("COMMIT").await.map_err(classify)?;
     tracing::debug!(
         jobs = batch.len(),
         micros = started.elapsed().as_micros() as u64,

@@ -110,7 +110,7 @@ fn describe() {
     describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being handled.");
     describe_gauge!(
         DB_POOL_CONNECTIONS,
-        "Open database connections by pool (main; on SQLite also writer) and state (idle, in_use), sampled at scrape."
+        "Open database connections by pool (main: reads; writer: the writer's) and state (idle, in_use), sampled at scrape."
     );
     describe_gauge!(DB_POOL_MAX, "The most connections a database pool opens.");
     describe_histogram!(
