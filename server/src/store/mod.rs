@@ -86,10 +86,16 @@ impl Params {
     }
 }
 
-/// Splits `items` into chunks whose sizes are powers of two, none above `max`: a
-/// statement built per chunk then has one of a few shapes, each prepared once and then
-/// served from the connection's statement cache.
-pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+/// Remainders up to this many items go in one statement of their exact size.
+const EXACT_ROWS: usize = 32;
+
+/// Splits `items` into the chunks that multi-row statements are built for: chunks of
+/// `max` (rounded up to a power of two), then the rest in one chunk if it has at most 32
+/// items, else in powers of two down to such a chunk. A statement kind then has at most
+/// ~32 + log2(max) shapes, each prepared once and then served from the connection's
+/// statement cache, while the small writes that dominate (a log-batch's summaries, a
+/// group commit's tiles) each cost one statement.
+pub fn statement_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     let max = max.next_power_of_two();
     let mut rest = items;
     std::iter::from_fn(move || {
@@ -98,6 +104,8 @@ pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
         }
         let n = if rest.len() >= max {
             max
+        } else if rest.len() <= EXACT_ROWS {
+            rest.len()
         } else {
             1 << (usize::BITS - 1 - rest.len().leading_zeros())
         };
@@ -124,19 +132,29 @@ mod tests {
     }
 
     #[test]
-    fn pow2_chunks_cover_everything_in_order() {
+    fn statement_chunks_cover_everything_in_order() {
         let items: Vec<usize> = (0..1000).collect();
-        let sizes: Vec<usize> = pow2_chunks(&items, 256).map(<[usize]>::len).collect();
+        let sizes: Vec<usize> = statement_chunks(&items, 256).map(<[usize]>::len).collect();
         assert_eq!(sizes, [256, 256, 256, 128, 64, 32, 8]);
-        let joined: Vec<usize> = pow2_chunks(&items, 256).flatten().copied().collect();
+        let joined: Vec<usize> = statement_chunks(&items, 256).flatten().copied().collect();
         assert_eq!(joined, items);
-        assert_eq!(pow2_chunks(&items[..0], 8).count(), 0);
+        assert_eq!(statement_chunks(&items[..0], 8).count(), 0);
+        // Small remainders are one chunk; larger ones split into powers of two.
+        let sizes = |n: usize| {
+            statement_chunks(&items[..n], 512)
+                .map(<[usize]>::len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(5), [5]);
+        assert_eq!(sizes(32), [32]);
+        assert_eq!(sizes(33), [32, 1]);
+        assert_eq!(sizes(100), [64, 32, 4]);
         // A max that is not a power of two rounds up.
         assert_eq!(
-            pow2_chunks(&items[..5], 3)
+            statement_chunks(&items[..40], 3)
                 .map(<[usize]>::len)
                 .collect::<Vec<_>>(),
-            [4, 1]
+            [4; 10]
         );
     }
 }

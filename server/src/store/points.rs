@@ -8,7 +8,7 @@
 
 use crate::db::{Backend, Conn};
 use crate::error::{ApiError, Result};
-use crate::store::{IN_CHUNK, Params, build, pow2_chunks, tiles};
+use crate::store::{IN_CHUNK, Params, build, statement_chunks, tiles};
 use sea_query::{Alias, Expr, Query};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -42,15 +42,19 @@ pub async fn log(conn: &mut Conn, points: &[(i64, &Point)]) -> Result<()> {
         return Ok(());
     }
     let mut inserted = 0;
-    // Chunks of power-of-two sizes keep the number of distinct statements small, so
-    // every shape stays in the connection's prepared-statement cache.
-    for chunk in pow2_chunks(points, MAX_ROWS) {
+    // Each chunk is padded to a power of two rows by repeating its last point: the copies
+    // conflict with it and are skipped (and not counted), so any number of points up to
+    // `MAX_ROWS` is one statement of one of 11 shapes, each in the statement cache.
+    for chunk in points.chunks(MAX_ROWS) {
+        let rows = chunk.len().next_power_of_two();
         let sql = format!(
             "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) VALUES {} ON CONFLICT DO NOTHING",
-            Params::on(conn).rows(chunk.len(), 6)
+            Params::on(conn).rows(rows, 6)
         );
         let mut q = sqlx::query(&sql);
-        for (run_id, p) in chunk {
+        let last = chunk[chunk.len() - 1];
+        let padding = std::iter::repeat_n(&last, rows - chunk.len());
+        for (run_id, p) in chunk.iter().chain(padding) {
             let (value, is_nan) = stored_value(p.value);
             q = q
                 .bind(*run_id)
@@ -84,7 +88,7 @@ pub async fn log(conn: &mut Conn, points: &[(i64, &Point)]) -> Result<()> {
         }
     }
     let mut after: HashMap<(i64, String), i64> = HashMap::new();
-    for chunk in pow2_chunks(&rows, IN_CHUNK / 2) {
+    for chunk in statement_chunks(&rows, IN_CHUNK / 2) {
         after.extend(upsert_summaries(conn, chunk, recount).await?);
     }
     // The plot tiles, likewise, for histories long enough to have them: added to when

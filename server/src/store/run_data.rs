@@ -4,7 +4,7 @@
 use crate::db::{Backend, Conn, Db};
 use crate::error::{ApiError, Result};
 use crate::store::points::loaded_value;
-use crate::store::{IN_CHUNK, Params, build, pow2_chunks, runs::RUN_NAME_TAG};
+use crate::store::{IN_CHUNK, Params, build, statement_chunks, runs::RUN_NAME_TAG};
 use app::models::{KeyValue, Metric, MetricSummary, RunData};
 use sea_query::{Alias, Expr, OnConflict, Query, SelectStatement};
 use sqlx::Row;
@@ -88,7 +88,7 @@ pub(crate) async fn upsert_tags(conn: &mut Conn, run_id: i64, tags: &[KeyValue])
         last.insert(&tag.key, &tag.value);
     }
     let rows: Vec<(&str, &str)> = last.into_iter().collect();
-    for chunk in pow2_chunks(&rows, IN_CHUNK / 2) {
+    for chunk in statement_chunks(&rows, IN_CHUNK / 2) {
         let sql = format!(
             "INSERT INTO tags (run_id, key, value) VALUES {} ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
             Params::on(conn).rows(chunk.len(), 3)

@@ -147,7 +147,7 @@ pub fn write_is_stale(last_write_time: Option<i64>, now: i64) -> bool {
 /// Records a write to the runs `ids` (internal keys) at `now`; callers pass only the runs
 /// whose record is stale, so this runs about once a minute per written run.
 pub async fn touch(conn: &mut Conn, ids: &[i64], now: i64) -> Result<()> {
-    for chunk in crate::store::pow2_chunks(ids, crate::store::IN_CHUNK) {
+    for chunk in crate::store::statement_chunks(ids, crate::store::IN_CHUNK) {
         let mut p = crate::store::Params::on(conn);
         let time = p.placeholder();
         let list: Vec<String> = chunk.iter().map(|_| p.placeholder()).collect();

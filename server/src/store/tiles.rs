@@ -10,7 +10,7 @@
 
 use crate::db::Conn;
 use crate::error::Result;
-use crate::store::{Params, pow2_chunks};
+use crate::store::{Params, statement_chunks};
 use std::collections::HashMap;
 
 /// The levels kept: tile widths 16^2 = 256 up to 16^7 = 268,435,456 (steps, or
@@ -165,7 +165,7 @@ pub async fn add(conn: &mut Conn, tiles: &[(TileKey<'_>, Tile)]) -> Result<()> {
          v_sum = metric_tiles.v_sum + excluded.v_sum, \
          n = metric_tiles.n + excluded.n";
     // 11 parameters a row: 512 rows stay far below both databases' limits.
-    for chunk in pow2_chunks(tiles, 512) {
+    for chunk in statement_chunks(tiles, 512) {
         let sql = format!(
             "INSERT INTO metric_tiles (run_id, key, axis, level, tile, x_min, x_max, v_min, v_max, v_sum, n) \
              VALUES {} ON CONFLICT (run_id, key, axis, level, tile) DO UPDATE SET {MERGE}",
