@@ -27,14 +27,25 @@ pub type Conn = sqlx::AnyConnection;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
-/// A connected database: a pool for reads and the writer for writes; on SQLite also
-/// direct connections for reads of many rows (`sqlite_reads`).
+/// A connected database: a pool for reads, the writer for writes, and connections for
+/// the reads of many rows (`Reads`).
 #[derive(Clone)]
 pub struct Db {
     pub backend: Backend,
     pub pool: Pool,
     pub writer: Writer,
-    pub sqlite_reads: Option<SqliteReads>,
+    pub reads: Reads,
+}
+
+/// Connections for the reads that return many rows (history pages, a search page's
+/// params, tags and metrics), which go around sqlx's `Any` driver: on SQLite it hands
+/// every row across threads, on PostgreSQL it copies every row into its own form. So
+/// SQLite's are read directly (`sqlite_reads`) and PostgreSQL's through sqlx's own
+/// PostgreSQL driver, as typed binary columns.
+#[derive(Clone)]
+pub enum Reads {
+    Sqlite(SqliteReads),
+    Postgres(sqlx::PgPool),
 }
 
 impl Db {
@@ -88,15 +99,20 @@ impl Db {
             }
         };
         let writer = Writer::start(backend, write_pool, "writer", writers);
-        let sqlite_reads = match uri {
-            DatabaseUri::Sqlite(path) => Some(SqliteReads::new(path.clone())),
-            DatabaseUri::Postgres(_) => None,
+        let reads = match uri {
+            DatabaseUri::Sqlite(path) => Reads::Sqlite(SqliteReads::new(path.clone())),
+            DatabaseUri::Postgres(_) => Reads::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(sqlite_reads::CONNECTIONS as u32)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy(&url)?,
+            ),
         };
         Ok(Self {
             backend,
             pool,
             writer,
-            sqlite_reads,
+            reads,
         })
     }
 
@@ -171,6 +187,9 @@ impl Db {
     pub async fn close(&self) {
         self.writer.drain().await;
         for (_, pool) in self.pools() {
+            pool.close().await;
+        }
+        if let Reads::Postgres(pool) = &self.reads {
             pool.close().await;
         }
     }

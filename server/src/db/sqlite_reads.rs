@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 /// The most connections open (and reads running) at once, as many as the read pool has on
-/// two cores; further reads wait for one. Connections stay open for reuse.
-const CONNECTIONS: usize = 8;
+/// two cores; further reads wait for one. Connections stay open for reuse. PostgreSQL's
+/// typed reads (`db::Reads`) take the same number.
+pub const CONNECTIONS: usize = 8;
 
 /// Direct read connections to one SQLite file. Cloning it is cheap.
 #[derive(Clone)]

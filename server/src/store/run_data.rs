@@ -1,10 +1,10 @@
 //! A run's params and tags, written in bulk; params, tags and metric summaries read back
 //! for many runs at once. Metric points are written by `store::points`.
 
-use crate::db::{Backend, Conn, Db};
+use crate::db::{Backend, Conn, Db, Reads};
 use crate::error::{ApiError, Result};
 use crate::store::points::loaded_value;
-use crate::store::{IN_CHUNK, Params, build, statement_chunks, runs::RUN_NAME_TAG};
+use crate::store::{IN_CHUNK, Params, build, runs::RUN_NAME_TAG, statement_chunks};
 use app::models::{KeyValue, Metric, MetricSummary, RunData};
 use sea_query::{Alias, Expr, OnConflict, Query, SelectStatement};
 use sqlx::Row;
@@ -258,8 +258,8 @@ pub async fn load(
     if selected.iter().all(Option::is_none) {
         return Ok(out);
     }
-    match &db.sqlite_reads {
-        Some(reads) => {
+    match &db.reads {
+        Reads::Sqlite(reads) => {
             let selected = selected.map(|s| s.map(|keys| keys.map(<[String]>::to_vec)));
             let ids = run_ids.to_vec();
             let rows = reads
@@ -269,7 +269,7 @@ pub async fn load(
                 out.insert(run_id, data);
             }
         }
-        None => postgres_load(db, run_ids, &selected, &mut out).await?,
+        Reads::Postgres(pool) => postgres_load(pool, run_ids, &selected, &mut out).await?,
     }
     for data in out.values_mut() {
         data.params.sort_unstable_by(|a, b| a.key.cmp(&b.key));
@@ -360,118 +360,76 @@ fn json_bind(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
-/// On PostgreSQL, one statement per chunk of runs, one row per run, each kind as a JSON
-/// array: sqlx's Any driver hands rows over one at a time (about 3 µs each) and a page of
-/// 1,000 runs has some 21,000 values, so they travel as 1,000 rows. Pairs come in no set
-/// order (an `ORDER BY` inside the aggregate doubled its cost) and are sorted by `load`.
+/// On PostgreSQL the rows come through sqlx's own driver (`db::Reads`) as typed binary
+/// columns, a statement per kind with the runs (and keys) bound as arrays, so every page
+/// size shares one prepared statement.
 async fn postgres_load(
-    db: &Db,
+    pool: &sqlx::PgPool,
     run_ids: &[i64],
     selected: &[Selected<&[String]>; 3],
     out: &mut HashMap<i64, RunData>,
 ) -> Result<()> {
     let [params, tags, metrics] = *selected;
-    // Values travel as PostgreSQL's `float8::text`, the shortest exact form; infinities
-    // come as `Infinity`, which Rust parses.
-    let metric_columns = "key, value::text, is_nan, timestamp, step";
-    for chunk in run_ids.chunks(IN_CHUNK) {
-        let mut p = Params::new(db.backend);
-        let mut keys: Vec<&str> = Vec::new();
-        let params_sql = per_run_json("params", "key, value", params, &mut p, &mut keys);
-        let tags_sql = per_run_json("tags", "key, value", tags, &mut p, &mut keys);
-        let metrics_sql =
-            per_run_json("latest_metrics", metric_columns, metrics, &mut p, &mut keys);
-        let ids = chunk
-            .iter()
-            .map(|_| p.placeholder())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT r.id, {params_sql}, {tags_sql}, {metrics_sql} FROM runs AS r WHERE r.id IN ({ids})"
+    type Pairs = fn(&mut RunData) -> &mut Vec<KeyValue>;
+    let kinds: [(&str, _, Pairs); 2] = [
+        ("params", params, |d| &mut d.params),
+        ("tags", tags, |d| &mut d.tags),
+    ];
+    for (table, kind_keys, pairs) in kinds {
+        let Some(keys) = kind_keys else { continue };
+        let sql = postgres_rows_sql(table, "key, value", keys);
+        let rows: Vec<(i64, String, String)> = bind_keys(sqlx::query_as(&sql).bind(run_ids), keys)
+            .fetch_all(pool)
+            .await?;
+        for (run_id, key, value) in rows {
+            if let Some(data) = out.get_mut(&run_id) {
+                pairs(data).push(KeyValue { key, value });
+            }
+        }
+    }
+    if let Some(keys) = metrics {
+        let sql = postgres_rows_sql(
+            "latest_metrics",
+            "key, value, is_nan, timestamp, step",
+            keys,
         );
-        let mut q = sqlx::query(&sql);
-        for key in keys {
-            q = q.bind(key);
-        }
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&db.pool).await? {
-            let run_id: i64 = row.try_get(0)?;
-            let Some(data) = out.get_mut(&run_id) else {
-                continue;
-            };
-            if let Some(json) = row.try_get::<Option<String>, _>(1)? {
-                data.params = pairs_from_json("params", &json)?;
-            }
-            if let Some(json) = row.try_get::<Option<String>, _>(2)? {
-                data.tags = pairs_from_json("tags", &json)?;
-            }
-            if let Some(json) = row.try_get::<Option<String>, _>(3)? {
-                data.metrics = metrics_from_json(&json)?;
+        let rows: Vec<(i64, String, f64, i64, i64, i64)> =
+            bind_keys(sqlx::query_as(&sql).bind(run_ids), keys)
+                .fetch_all(pool)
+                .await?;
+        for (run_id, key, value, is_nan, timestamp, step) in rows {
+            if let Some(data) = out.get_mut(&run_id) {
+                data.metrics.push(Metric {
+                    key,
+                    value: loaded_value(value, is_nan),
+                    timestamp,
+                    step,
+                    run_id: None,
+                });
             }
         }
     }
     Ok(())
 }
 
-/// A correlated subquery giving one run's rows of `table` as a JSON array of arrays of
-/// `columns`: all rows, or only those of some keys, or (`None`) a NULL column. The keys'
-/// placeholders are taken from `p` and the keys pushed to `binds` in the same order. No
-/// rows: NULL.
-fn per_run_json<'k>(
-    table: &str,
-    columns: &str,
-    selected: Selected<&'k [String]>,
-    p: &mut Params,
-    binds: &mut Vec<&'k str>,
-) -> String {
-    let Some(keys) = selected else {
-        return "CAST(NULL AS TEXT)".to_owned();
-    };
-    let mut sql = format!(
-        "(SELECT json_agg(json_build_array({columns}))::text FROM {table} WHERE run_id = r.id"
-    );
-    if let Some(keys) = keys {
-        let list = keys
-            .iter()
-            .map(|_| p.placeholder())
-            .collect::<Vec<_>>()
-            .join(", ");
-        sql += &format!(" AND key IN ({list})");
-        binds.extend(keys.iter().map(String::as_str));
+/// `SELECT run_id, <columns> FROM <table>` for an array of runs, and of keys where some
+/// are selected: both probe the primary key (run_id, key).
+fn postgres_rows_sql(table: &str, columns: &str, keys: Option<&[String]>) -> String {
+    let mut sql = format!("SELECT run_id, {columns} FROM {table} WHERE run_id = ANY($1)");
+    if keys.is_some() {
+        sql += " AND key = ANY($2)";
     }
-    sql.push(')');
     sql
 }
 
-fn pairs_from_json(kind: &str, json: &str) -> Result<Vec<KeyValue>> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(json)
-        .map_err(|e| ApiError::internal(format!("unreadable {kind} of a run: {e}")))?;
-    Ok(pairs
-        .into_iter()
-        .map(|(key, value)| KeyValue { key, value })
-        .collect())
-}
-
-fn metrics_from_json(json: &str) -> Result<Vec<Metric>> {
-    let unreadable =
-        |e: &dyn std::fmt::Display| ApiError::internal(format!("unreadable metrics of a run: {e}"));
-    let points: Vec<(String, String, i64, i64, i64)> =
-        serde_json::from_str(json).map_err(|e| unreadable(&e))?;
-    points
-        .into_iter()
-        .map(|(key, value, is_nan, timestamp, step)| {
-            let value: f64 = value.parse().map_err(|e| unreadable(&e))?;
-            Ok(Metric {
-                key,
-                value: loaded_value(value, is_nan),
-                timestamp,
-                step,
-                run_id: None,
-            })
-        })
-        .collect()
+fn bind_keys<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    keys: Option<&'q [String]>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    match keys {
+        Some(keys) => query.bind(keys),
+        None => query,
+    }
 }
 
 /// The metric summaries (latest point, min, max, count) of some runs, optionally only

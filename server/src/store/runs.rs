@@ -1,6 +1,6 @@
 //! Runs: their info row, lifecycle, and assembling a full `Run` for responses.
 
-use crate::db::{Backend, Conn, Db, SqliteReads, sqlite_reads};
+use crate::db::{Backend, Conn, Db, Reads, SqliteReads, sqlite_reads};
 use crate::error::{ApiError, Result};
 use crate::store::{inputs, logged_models, now_ms, run_data};
 use app::models::{KeyValue, Run, RunData, RunInfo};
@@ -232,9 +232,9 @@ pub async fn search_rows(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let mut rows = match &db.sqlite_reads {
-        Some(reads) => sqlite_search_rows(reads, &probe).await?,
-        None => postgres_search_rows(db, &probe).await?,
+    let mut rows = match &db.reads {
+        Reads::Sqlite(reads) => sqlite_search_rows(reads, &probe).await?,
+        Reads::Postgres(_) => postgres_search_rows(db, &probe).await?,
     };
     let more = rows.len() as u64 > query.limit;
     rows.truncate(query.limit as usize);
