@@ -101,10 +101,21 @@ impl Db {
         let writer = Writer::start(backend, write_pool, "writer", writers);
         let reads = match uri {
             DatabaseUri::Sqlite(path) => Reads::Sqlite(SqliteReads::new(path.clone())),
+            // Generic plans from the first execution: a custom plan for a page's 1,000 run
+            // ids scanned all of `latest_metrics` in parallel (24 ms), where the generic
+            // plan, which PostgreSQL adopts only after five executions on a connection,
+            // walks its primary key (2 ms). These statements always want the index.
             DatabaseUri::Postgres(_) => Reads::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(sqlite_reads::CONNECTIONS as u32)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET plan_cache_mode = force_generic_plan")
+                                .await
+                                .map(|_| ())
+                        })
+                    })
                     .connect_lazy(&url)?,
             ),
         };
