@@ -282,6 +282,10 @@ pub async fn load(
 /// The keys one kind reads: `None` none of them, `Some(None)` all, `Some(Some(keys))` those.
 type Selected<K> = Option<Option<K>>;
 
+/// The kinds read as key-value pairs: their table, and where a run's data keeps them.
+const PAIR_KINDS: [(&str, fn(&mut RunData) -> &mut Vec<KeyValue>); 2] =
+    [("params", |d| &mut d.params), ("tags", |d| &mut d.tags)];
+
 /// On SQLite the rows are read directly as typed columns (`db::SqliteReads`): a statement
 /// per kind, the runs (and keys) bound as one JSON array each so that every page size
 /// shares one prepared statement.
@@ -293,12 +297,7 @@ fn sqlite_load(
     let mut out: HashMap<i64, RunData> = HashMap::with_capacity(run_ids.len());
     let ids = serde_json::to_string(run_ids).map_err(json_bind)?;
     let [params, tags, metrics] = selected;
-    type Pairs = fn(&mut RunData) -> &mut Vec<KeyValue>;
-    let kinds: [(&str, _, Pairs); 2] = [
-        ("params", params, |d| &mut d.params),
-        ("tags", tags, |d| &mut d.tags),
-    ];
-    for (table, kind_keys, pairs) in kinds {
+    for ((table, pairs), kind_keys) in PAIR_KINDS.into_iter().zip([params, tags]) {
         let Some(keys) = kind_keys else { continue };
         let mut statement = conn.prepare_cached(&sqlite_rows_sql(table, "key, value", keys))?;
         bind_ids_and_keys(&mut statement, &ids, keys)?;
@@ -370,12 +369,7 @@ async fn postgres_load(
     out: &mut HashMap<i64, RunData>,
 ) -> Result<()> {
     let [params, tags, metrics] = *selected;
-    type Pairs = fn(&mut RunData) -> &mut Vec<KeyValue>;
-    let kinds: [(&str, _, Pairs); 2] = [
-        ("params", params, |d| &mut d.params),
-        ("tags", tags, |d| &mut d.tags),
-    ];
-    for (table, kind_keys, pairs) in kinds {
+    for ((table, pairs), kind_keys) in PAIR_KINDS.into_iter().zip([params, tags]) {
         let Some(keys) = kind_keys else { continue };
         let sql = postgres_rows_sql(table, "key, value", keys);
         let rows: Vec<(i64, String, String)> = bind_keys(sqlx::query_as(&sql).bind(run_ids), keys)
