@@ -216,9 +216,10 @@ impl Db {
 /// Takes a connection from `pool`, recording in `ferroflow_db_pool_acquire_wait_seconds`
 /// the acquisitions that found no idle connection (and so waited for one to come back
 /// or be opened) and how long they waited. sqlx has no hook for this, so it covers only
-/// the acquisitions made here: the writer's, which are the ones that queue under load.
-/// Reads acquire inside sqlx and are not covered; the pool gauges sampled at scrape time
-/// (`telemetry::metrics`) show their pressure.
+/// the acquisitions made here: the writer's, at its start and after a failed batch (it
+/// holds its connection otherwise), so a wait here means the writer could not get back to
+/// the database. Reads acquire inside sqlx and are not covered; the pool gauges sampled at
+/// scrape time (`telemetry::metrics`) show their pressure.
 pub async fn acquire(
     pool: &Pool,
     name: &'static str,
