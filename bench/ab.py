@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import types
 import urllib.request
 from pathlib import Path
@@ -71,7 +72,7 @@ def one_run(binary: str, args) -> dict:
             except OSError:
                 if server.poll() is not None:
                     raise RuntimeError(f"{binary} exited; see {work / 'server.log'}")
-                asyncio.run(asyncio.sleep(0.1))
+                time.sleep(0.1)
         sz = bench.sizes(False)
         sz.update(ingest_runs=args.runs, long_points=args.points, rate_seconds=args.rate_seconds, budget_s=0)
         if args.reads:

@@ -98,7 +98,7 @@ impl Db {
                 (WRITERS as usize, write_pool)
             }
         };
-        let writer = Writer::start(backend, write_pool, "writer", writers);
+        let writer = Writer::start(backend, write_pool, writers);
         let reads = match uri {
             DatabaseUri::Sqlite(path) => Reads::Sqlite(SqliteReads::new(path.clone())),
             // Generic plans from the first execution: a custom plan for a page's 1,000 run

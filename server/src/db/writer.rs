@@ -50,36 +50,29 @@ pub struct Writer {
     shared: Arc<Shared>,
 }
 
+/// The writer's pool's name in metrics.
+const POOL_NAME: &str = "writer";
+
 struct Shared {
-    /// The pool the writer takes its connections from, and its name in metrics.
+    /// The pool the writer takes its connections from.
     pool: Pool,
-    pool_name: &'static str,
     stop: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Writer {
-    /// Starts `tasks` writer tasks over `pool`, which metrics call `pool_name`.
-    pub fn start(backend: Backend, pool: Pool, pool_name: &'static str, tasks: usize) -> Self {
+    /// Starts `tasks` writer tasks over `pool`, which metrics call `writer`.
+    pub fn start(backend: Backend, pool: Pool, tasks: usize) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let stop = CancellationToken::new();
         let handles = (0..tasks)
-            .map(|_| {
-                tokio::spawn(write_loop(
-                    backend,
-                    pool.clone(),
-                    pool_name,
-                    rx.clone(),
-                    stop.clone(),
-                ))
-            })
+            .map(|_| tokio::spawn(write_loop(backend, pool.clone(), rx.clone(), stop.clone())))
             .collect();
         Self {
             queue,
             shared: Arc::new(Shared {
                 pool,
-                pool_name,
                 stop,
                 tasks: std::sync::Mutex::new(handles),
             }),
@@ -88,7 +81,7 @@ impl Writer {
 
     /// The writer's pool and its name in metrics.
     pub fn pool(&self) -> (&'static str, &Pool) {
-        (self.shared.pool_name, &self.shared.pool)
+        (POOL_NAME, &self.shared.pool)
     }
 
     /// Refuses new jobs, runs every job already queued, and returns once the writer tasks
@@ -134,7 +127,6 @@ impl Writer {
 async fn write_loop(
     backend: Backend,
     pool: Pool,
-    pool_name: &'static str,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     stop: CancellationToken,
 ) {
@@ -165,17 +157,17 @@ async fn write_loop(
             }
         }
         let mut link = Link {
-            pool: (pool_name, &pool),
+            pool: &pool,
             held: &mut held,
         };
         run_batch(backend, &mut link, batch).await;
     }
 }
 
-/// A writer task's connection: the one it holds, and the pool (with its name in
-/// metrics) that gives it a new one when it has none.
+/// A writer task's connection: the one it holds, and the pool that gives it a new one
+/// when it has none.
 struct Link<'a> {
-    pool: (&'static str, &'a Pool),
+    pool: &'a Pool,
     held: &'a mut Option<PoolConnection<sqlx::Any>>,
 }
 
@@ -190,8 +182,9 @@ impl Link<'_> {
         };
         if !begun {
             self.reset().await;
-            let (name, pool) = self.pool;
-            let conn = super::acquire(pool, name).await.map_err(Retry::Fatal)?;
+            let conn = super::acquire(self.pool, POOL_NAME)
+                .await
+                .map_err(Retry::Fatal)?;
             let conn: &mut Conn = self.held.insert(conn);
             conn.execute(sql).await.map_err(classify)?;
         }
