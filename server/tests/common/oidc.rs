@@ -8,6 +8,9 @@ use std::process::{Child, Command, Stdio};
 pub const CLIENT_ID: &str = "ferroflow";
 pub const CLIENT_SECRET: &str = "ferroflow-secret";
 
+/// How long a starting provider may take to print `READY` (it takes well under a second).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The provider process; stopped when dropped.
 pub struct Provider {
     child: Child,
@@ -38,7 +41,28 @@ impl Provider {
         Self::spawn(port, &[])
     }
 
+    /// Starts the provider and waits for its `READY` line. A start that prints nothing for
+    /// a minute is killed and tried again (CI once waited 80 minutes on a provider that
+    /// never printed READY); the third failure panics with what the provider wrote.
     fn spawn(port: u16, env: &[(&str, &str)]) -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_spawn(port, env, READY_WITHIN) {
+                Ok(provider) => return provider,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "the OIDC provider did not start:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    fn try_spawn(
+        port: u16,
+        env: &[(&str, &str)],
+        within: std::time::Duration,
+    ) -> Result<Self, String> {
         let end2end = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
         assert!(
             end2end.join("node_modules/oidc-provider").exists(),
@@ -51,23 +75,60 @@ impl Provider {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("node runs the OIDC provider");
+        // Both pipes are drained for the provider's whole life so that it never blocks on
+        // a full pipe; stdout's lines come here until READY, stderr is kept for errors.
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let issuer = loop {
-            let line = lines
-                .next()
-                .expect("the OIDC provider printed READY")
-                .unwrap();
-            if let Some(issuer) = line.strip_prefix("READY ") {
-                break issuer.trim().to_owned();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = lines_tx.send(line);
+            }
+        });
+        let stderr_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr_text.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut text = sink.lock().unwrap();
+                if text.len() < 64 * 1024 {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + within;
+        let outcome = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(issuer) = line.strip_prefix("READY ") {
+                        break Ok(issuer.trim().to_owned());
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    break Err(format!("no READY line within {within:?}"));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    break Err(format!("it exited: {:?}", child.wait().ok()));
+                }
             }
         };
-        // Keep draining stdout so the provider never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, issuer }
+        match outcome {
+            Ok(issuer) => Ok(Self { child, issuer }),
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // The stderr thread ends once the process is gone; give it a moment to
+                // collect the last lines.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                Err(format!("{why}; stderr:\n{}", stderr_text.lock().unwrap()))
+            }
+        }
     }
 
     /// A client-credentials access token (a JWT) for the job client.
