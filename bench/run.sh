@@ -2,11 +2,14 @@
 # Side-by-side benchmark: ferroflow vs MLflow vs FastTrackML over MLflow's REST API.
 #
 #   bench/run.sh [--quick] [--backend sqlite|postgres] [--servers ferroflow,mlflow,fasttrackml]
-#                [--budget SECONDS] [--check]
+#                [--budget SECONDS] [--check] [--debug]
 #
 # --budget: seconds a server gets per write workload before it stops early (default 300 at
 # full size, none with --quick). --check: exit non-zero unless ferroflow answered every
 # workload correctly and every other server started (CI runs it so the benchmark never rots).
+# --debug: run ferroflow's debug build instead of a release build. Its figures mean nothing;
+# scripts/test.sh uses it because the check is of answers, and a release build would add
+# some twenty minutes to a CI run on two cores.
 #
 # Prepares bench/.venv (mlflow, fasttrackml's `fml` binary, aiohttp), builds ferroflow in
 # release, then runs bench/bench.py, which starts each server in turn on 127.0.0.1 with a
@@ -23,6 +26,7 @@ VENV="$BENCH/.venv"
 
 QUICK=()
 EXTRA=()
+PROFILE=release
 BACKEND=sqlite
 SERVERS=ferroflow,mlflow,fasttrackml
 while [[ $# -gt 0 ]]; do
@@ -30,11 +34,12 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=(--quick); shift ;;
     --check) EXTRA+=(--check); shift ;;
     --budget) EXTRA+=(--budget "$2"); shift 2 ;;
+    --debug) PROFILE=debug; shift ;;
     --backend) BACKEND="$2"; shift 2 ;;
     --backend=*) BACKEND="${1#*=}"; shift ;;
     --servers) SERVERS="$2"; shift 2 ;;
     --servers=*) SERVERS="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -61,13 +66,18 @@ if [[ ! -x "$VENV/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
   echo "$want" > "$stamp"
 fi
 
-# 2. ferroflow, release build
+# 2. ferroflow, release build (debug with --debug)
 if [[ ",$SERVERS," == *",ferroflow,"* ]]; then
-  echo "== cargo build --release -p ferroflow"
-  (cd "$ROOT" && cargo build --release -p ferroflow)
+  if [[ "$PROFILE" == release ]]; then
+    echo "== cargo build --release -p ferroflow"
+    (cd "$ROOT" && cargo build --release -p ferroflow)
+  else
+    echo "== cargo build -p ferroflow (--debug: the figures of this run mean nothing)"
+    (cd "$ROOT" && cargo build -p ferroflow)
+  fi
 fi
 FERROFLOW_BIN="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || echo "$ROOT/target")/release/ferroflow"
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || echo "$ROOT/target")/$PROFILE/ferroflow"
 
 # 3-4. the driver starts, measures and stops every server. The trap makes sure that no
 # server outlives this script, even on Ctrl-C or if the driver itself is killed.
