@@ -11,9 +11,10 @@
 # scripts/test.sh uses it because the check is of answers, and a release build would add
 # some twenty minutes to a CI run on two cores.
 #
-# Prepares bench/.venv (mlflow, fasttrackml's `fml` binary, aiohttp), builds ferroflow in
-# release, then runs bench/bench.py, which starts each server in turn on 127.0.0.1 with a
-# fresh database, runs the workloads, prints a table and writes bench/results/*.json.
+# Prepares bench/.venv (mlflow, fasttrackml's `fml` binary, aiohttp), builds ferroflow (in
+# release unless --debug), then runs bench/bench.py, which starts each server in turn on
+# 127.0.0.1 with a fresh database, runs the workloads, prints a table and writes
+# bench/results/*.json.
 # BENCH_KEEP=1 keeps the work folder (databases, server logs) and the PostgreSQL databases
 # for a look afterwards; their names are printed.
 # Needs: python3, cargo, wrk (Debian package `wrk`); for --backend postgres, psql and a
