@@ -27,7 +27,8 @@ VENV="$BENCH/.venv"
 
 QUICK=()
 EXTRA=()
-PROFILE=release
+CARGO_PROFILE=(--release)
+PROFILE_DIR=release
 BACKEND=sqlite
 SERVERS=ferroflow,mlflow,fasttrackml
 while [[ $# -gt 0 ]]; do
@@ -35,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=(--quick); shift ;;
     --check) EXTRA+=(--check); shift ;;
     --budget) EXTRA+=(--budget "$2"); shift 2 ;;
-    --debug) PROFILE=debug; shift ;;
+    --debug) CARGO_PROFILE=(); PROFILE_DIR=debug; shift ;;
     --backend) BACKEND="$2"; shift 2 ;;
     --backend=*) BACKEND="${1#*=}"; shift ;;
     --servers) SERVERS="$2"; shift 2 ;;
@@ -69,16 +70,11 @@ fi
 
 # 2. ferroflow, release build (debug with --debug)
 if [[ ",$SERVERS," == *",ferroflow,"* ]]; then
-  if [[ "$PROFILE" == release ]]; then
-    echo "== cargo build --release -p ferroflow"
-    (cd "$ROOT" && cargo build --release -p ferroflow)
-  else
-    echo "== cargo build -p ferroflow (--debug: the figures of this run mean nothing)"
-    (cd "$ROOT" && cargo build -p ferroflow)
-  fi
+  echo "== cargo build ${CARGO_PROFILE[*]} -p ferroflow ($PROFILE_DIR build)"
+  (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" -p ferroflow)
 fi
 FERROFLOW_BIN="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || echo "$ROOT/target")/$PROFILE/ferroflow"
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null || echo "$ROOT/target")/$PROFILE_DIR/ferroflow"
 
 # 3-4. the driver starts, measures and stops every server. The trap makes sure that no
 # server outlives this script, even on Ctrl-C or if the driver itself is killed.

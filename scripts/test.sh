@@ -156,8 +156,6 @@ start_server "sqlite:///$WORK/e2e-auth.db" "" \
 stop_server
 stop_oidc
 
-# The debug build: this checks that the benchmark still runs and that ferroflow answers every
-# workload correctly, not its speed, and it spares CI a release build.
 log "Benchmark (--quick, SQLite, ferroflow's debug build; slow servers get 60 s per write workload)"
 limit 30m bench/run.sh --quick --budget 60 --check --debug
 log "all tests passed"
