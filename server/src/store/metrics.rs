@@ -138,8 +138,10 @@ async fn sqlite_page(
         .await
 }
 
-/// On PostgreSQL the page's rows come through sqlx's own driver (`db::Reads`), as binary
-/// columns: no number is printed and parsed back, and the values arrive bit for bit.
+/// On PostgreSQL the page comes through sqlx's own driver (`db::Reads`) as one row of four
+/// binary arrays, one per column: no number is printed and parsed back, the values arrive
+/// bit for bit, and a 10,000-point page is one row to send and decode instead of 10,000
+/// (bench/PROFILE.md, "PostgreSQL history pages as arrays").
 async fn postgres_page(
     pool: &sqlx::PgPool,
     run_id: i64,
@@ -147,7 +149,12 @@ async fn postgres_page(
     after: Option<HistoryCursor>,
     fetch: i64,
 ) -> Result<Vec<(i64, i64, f64, i64)>> {
-    let sql = page_statement(after.as_ref());
+    // `array_agg` of an empty page is NULL, hence the empty arrays.
+    let sql = format!(
+        "SELECT COALESCE(array_agg(timestamp), '{{}}'), COALESCE(array_agg(step), '{{}}'), \
+         COALESCE(array_agg(value), '{{}}'), COALESCE(array_agg(is_nan), '{{}}') FROM ({}) page",
+        page_statement(after.as_ref())
+    );
     let mut q = sqlx::query_as(&sql).bind(run_id).bind(key);
     if let Some(c) = after {
         q = q
@@ -156,7 +163,33 @@ async fn postgres_page(
             .bind(c.value)
             .bind(c.is_nan);
     }
-    Ok(q.bind(fetch).fetch_all(pool).await?)
+    let (timestamps, steps, values, nans): (Vec<i64>, Vec<i64>, Vec<f64>, Vec<i64>) =
+        q.bind(fetch).fetch_one(pool).await?;
+    let mut points: Vec<_> = timestamps
+        .into_iter()
+        .zip(steps)
+        .zip(values)
+        .zip(nans)
+        .map(|(((t, s), v), n)| (t, s, v, n))
+        .collect();
+    in_history_order(&mut points);
+    Ok(points)
+}
+
+/// PostgreSQL aggregates the page's rows in the order its subquery returns them, which is
+/// the history's order in every plan it makes for this statement, but the order an
+/// aggregate sees is not promised. So the order is checked, one pass, and restored if
+/// ever it is not the history's.
+fn in_history_order(points: &mut [(i64, i64, f64, i64)]) {
+    let order = |a: &(i64, i64, f64, i64), b: &(i64, i64, f64, i64)| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    };
+    if !points.is_sorted_by(|a, b| order(a, b).is_le()) {
+        points.sort_by(order);
+    }
 }
 
 /// The distinct steps of a metric within a range, ascending.
@@ -254,5 +287,21 @@ mod tests {
         };
         assert_eq!(HistoryCursor::decode(&c.encode()).unwrap(), c);
         assert!(HistoryCursor::decode("not a token").is_err());
+    }
+
+    #[test]
+    fn a_page_out_of_order_is_put_back_in_history_order() {
+        let sorted = vec![
+            (1, 0, -1.0, 0),
+            (1, 0, 0.5, 0),
+            (1, 1, 0.0, 1),
+            (2, 0, 3.0, 0),
+        ];
+        let mut page = vec![sorted[3], sorted[1], sorted[0], sorted[2]];
+        in_history_order(&mut page);
+        assert_eq!(page, sorted);
+        let mut already = sorted.clone();
+        in_history_order(&mut already);
+        assert_eq!(already, sorted);
     }
 }
