@@ -1016,6 +1016,73 @@ async fn bulk_interval_samples_and_bulk_history_lists_runs(app: &TestApp) {
     let r = app.client.get(url).send().await.unwrap();
     assert_eq!(r.status(), 400);
 
+    // Runs come back in the order asked for, each by step then timestamp; every point at a
+    // chosen step is kept (two at step 5 of b), and a run without the key adds nothing.
+    app.ok(
+        "runs/log-batch",
+        json!({"run_id": b, "metrics": [{"key": "acc", "value": -1, "timestamp": 1000, "step": 5}]}),
+    )
+    .await;
+    let c = app.run("0").await;
+    let path = "metrics/get-history-bulk-interval";
+    let (status, body) = app
+        .get(
+            path,
+            &[
+                ("run_ids", &b),
+                ("run_ids", &c),
+                ("run_ids", &a),
+                ("metric_key", "acc"),
+                ("start_step", "4"),
+                ("end_step", "6"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let got: Vec<(String, i64, i64, f64)> = body["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["run_id"].as_str().unwrap().to_owned(),
+                m["step"].as_i64().unwrap(),
+                m["timestamp"].as_i64().unwrap(),
+                m["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        (&b, 4, 4, 4.0),
+        (&b, 5, 5, 5.0),
+        (&b, 5, 1000, -1.0),
+        (&b, 6, 6, 6.0),
+        (&a, 4, 4, 4.0),
+        (&a, 5, 5, 5.0),
+        (&a, 6, 6, 6.0),
+    ]
+    .map(|(r, s, t, v)| (r.clone(), s, t, v));
+    assert_eq!(got, want);
+
+    // A run that does not exist fails the call with MLflow's not-found, naming it.
+    let missing = "f".repeat(32);
+    let (status, body) = app
+        .get(
+            path,
+            &[
+                ("run_ids", &a),
+                ("run_ids", &missing),
+                ("metric_key", "acc"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    assert!(
+        body["message"].as_str().unwrap().contains(&missing),
+        "{body}"
+    );
+
     // get-history-bulk exists under ajax-api only, as in MLflow.
     let ajax = format!(
         "{}/ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id={a}&run_id={b}&metric_key=acc",
@@ -1030,7 +1097,8 @@ async fn bulk_interval_samples_and_bulk_history_lists_runs(app: &TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["metrics"].as_array().unwrap().len(), 200);
+    // a's 100 points and b's 101.
+    assert_eq!(body["metrics"].as_array().unwrap().len(), 201);
     assert!(body["metrics"][0]["run_id"].is_string());
     let api = format!(
         "{}/api/2.0/mlflow/metrics/get-history-bulk?run_id={a}&metric_key=acc",

@@ -78,15 +78,15 @@ pub async fn bulk_interval(
             ));
         }
     };
-    let mut metrics = Vec::new();
     for run_id in &req.run_ids {
         validate::run_id(run_id)?;
-        permissions::require_run(&state, &caller, run_id, Permission::Read).await?;
-        let run = runs::get_row(&state.db, run_id).await?;
-        metrics.extend(store::sampled(&state.db, run.id, run_id, key, range, max).await?);
     }
+    permissions::require_runs(&state, &caller, &req.run_ids, Permission::Read).await?;
+    let uuids: Vec<&str> = req.run_ids.iter().map(String::as_str).collect();
+    let ids = runs::ids(&state.db, &uuids).await?;
+    let runs: Vec<(i64, &str)> = ids.into_iter().zip(uuids).collect();
     Ok(Json(MetricHistoryResponse {
-        metrics,
+        metrics: store::sampled(&state.db, &runs, key, range, max).await?,
         next_page_token: None,
     }))
 }

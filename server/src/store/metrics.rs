@@ -6,8 +6,9 @@ use crate::error::{ApiError, Result};
 use crate::store::points::loaded_value;
 use app::models::Metric;
 use base64::Engine;
+use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
 /// Where a history page ends: the last point's sort key. Seeking to it (rather than
 /// skipping an offset) keeps every page as cheap as the first, however long the history.
@@ -192,19 +193,6 @@ fn in_history_order(points: &mut [(i64, i64, f64, i64)]) {
     }
 }
 
-/// The distinct steps of a metric within a range, ascending.
-async fn steps(db: &Db, run_id: i64, key: &str, start: i64, end: i64) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT step FROM metrics WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4 ORDER BY step",
-    )
-    .bind(run_id)
-    .bind(key)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&db.pool)
-    .await?)
-}
-
 /// Up to `max` steps spread evenly over `steps`, always keeping the first and the last.
 pub fn sample_steps(steps: &[i64], max: usize) -> Vec<i64> {
     if steps.len() <= max || max == 0 {
@@ -221,46 +209,154 @@ pub fn sample_steps(steps: &[i64], max: usize) -> Vec<i64> {
     out
 }
 
-/// `get-history-bulk-interval` for one run: the points at evenly sampled steps.
+/// `get-history-bulk-interval`: for each run, given as (internal id, uuid) and in the order
+/// given, the points of `key` at up to `max` steps spread evenly over those it has within
+/// `range`, ordered by step, then timestamp and value.
+///
+/// Each run's distinct steps are read (and sampled) one run at a time, so that memory holds
+/// one run's steps, never all runs'; then one statement streams all the runs' points in the
+/// range, and those at the chosen steps are kept. The points' key has no index by step, so
+/// reading a run's points at a few steps would walk its whole history anyway.
 pub async fn sampled(
     db: &Db,
-    run_id: i64,
-    run_uuid: &str,
+    runs: &[(i64, &str)],
     key: &str,
     range: Option<(i64, i64)>,
     max: usize,
 ) -> Result<Vec<Metric>> {
     let (start, end) = range.unwrap_or((i64::MIN, i64::MAX));
-    let chosen = sample_steps(&steps(db, run_id, key, start, end).await?, max);
-    let mut out = Vec::with_capacity(chosen.len());
-    for chunk in chosen.chunks(crate::store::IN_CHUNK) {
-        let (lo, hi) = (chunk[0], chunk[chunk.len() - 1]);
-        let wanted: std::collections::HashSet<i64> = chunk.iter().copied().collect();
-        // One range read per chunk, filtered here: cheaper than a long IN list.
-        let rows = sqlx::query(
-            "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
-             AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value",
-        )
-        .bind(run_id)
-        .bind(key)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&db.pool)
-        .await?;
-        for row in rows {
-            let step: i64 = row.try_get(1)?;
-            if wanted.contains(&step) {
-                out.push(Metric {
-                    key: key.to_owned(),
-                    value: loaded_value(row.try_get(2)?, row.try_get(3)?),
-                    timestamp: row.try_get(0)?,
-                    step,
-                    run_id: Some(run_uuid.to_owned()),
-                });
-            }
+    let mut ids: Vec<i64> = runs.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let in_range = "key = $2 AND step >= $3 AND step <= $4";
+    let mut points = match &db.reads {
+        Reads::Sqlite(reads) => {
+            let key = key.to_owned();
+            reads
+                .run(move |conn| {
+                    let mut wanted = HashSet::new();
+                    let mut statement = conn.prepare_cached(&format!(
+                        "SELECT DISTINCT step FROM metrics WHERE run_id = $1 AND {in_range} ORDER BY step"
+                    ))?;
+                    for &id in &ids {
+                        statement.raw_bind_parameter(1, id)?;
+                        statement.raw_bind_parameter(2, &key)?;
+                        statement.raw_bind_parameter(3, start)?;
+                        statement.raw_bind_parameter(4, end)?;
+                        let mut steps = Vec::new();
+                        let mut rows = statement.raw_query();
+                        while let Some(row) = rows.next()? {
+                            steps.push(row.get(0)?);
+                        }
+                        choose(id, &steps, max, &mut wanted);
+                    }
+                    let mut statement = conn.prepare_cached(&format!(
+                        "SELECT run_id, timestamp, step, value, is_nan FROM metrics \
+                         WHERE run_id IN (SELECT value FROM json_each($1)) AND {in_range}"
+                    ))?;
+                    let ids = serde_json::to_string(&ids)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    statement.raw_bind_parameter(1, ids)?;
+                    statement.raw_bind_parameter(2, &key)?;
+                    statement.raw_bind_parameter(3, start)?;
+                    statement.raw_bind_parameter(4, end)?;
+                    let mut points = Points::new();
+                    let mut rows = statement.raw_query();
+                    while let Some(row) = rows.next()? {
+                        let (run_id, step) = (row.get(0)?, row.get(2)?);
+                        if wanted.contains(&(run_id, step)) {
+                            let point = (row.get(1)?, step, row.get(3)?, row.get(4)?);
+                            points.entry(run_id).or_default().push(point);
+                        }
+                    }
+                    Ok(points)
+                })
+                .await?
         }
+        Reads::Postgres(pool) => {
+            // One statement, ordered by run, streamed: one run's steps at a time here.
+            let mut wanted = HashSet::new();
+            let sql = format!(
+                "SELECT DISTINCT run_id, step FROM metrics WHERE run_id = ANY($1) AND {in_range} \
+                 ORDER BY run_id, step"
+            );
+            let mut rows = sqlx::query_as::<_, (i64, i64)>(&sql)
+                .bind(&ids)
+                .bind(key)
+                .bind(start)
+                .bind(end)
+                .fetch(pool);
+            let mut run: Option<(i64, Vec<i64>)> = None;
+            while let Some((run_id, step)) = rows.try_next().await? {
+                match &mut run {
+                    Some((id, steps)) if *id == run_id => steps.push(step),
+                    _ => {
+                        if let Some((id, steps)) = run.replace((run_id, vec![step])) {
+                            choose(id, &steps, max, &mut wanted);
+                        }
+                    }
+                }
+            }
+            drop(rows);
+            if let Some((id, steps)) = run {
+                choose(id, &steps, max, &mut wanted);
+            }
+            let sql = format!(
+                "SELECT run_id, timestamp, step, value, is_nan FROM metrics \
+                 WHERE run_id = ANY($1) AND {in_range}"
+            );
+            let mut rows = sqlx::query_as::<_, (i64, i64, i64, f64, i64)>(&sql)
+                .bind(&ids)
+                .bind(key)
+                .bind(start)
+                .bind(end)
+                .fetch(pool);
+            let mut points = Points::new();
+            while let Some((run_id, timestamp, step, value, is_nan)) = rows.try_next().await? {
+                if wanted.contains(&(run_id, step)) {
+                    let point = (timestamp, step, value, is_nan);
+                    points.entry(run_id).or_default().push(point);
+                }
+            }
+            points
+        }
+    };
+    for run_points in points.values_mut() {
+        run_points.sort_unstable_by(|a, b| {
+            (a.1, a.0)
+                .cmp(&(b.1, b.0))
+                .then(a.2.total_cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
+    }
+    let mut out = Vec::new();
+    for (run_id, uuid) in runs {
+        let run_points = points.get(run_id).map_or(&[][..], Vec::as_slice);
+        out.extend(
+            run_points
+                .iter()
+                .map(|&(timestamp, step, value, is_nan)| Metric {
+                    key: key.to_owned(),
+                    value: loaded_value(value, is_nan),
+                    timestamp,
+                    step,
+                    run_id: Some((*uuid).to_owned()),
+                }),
+        );
     }
     Ok(out)
+}
+
+/// Points by run, each as `(timestamp, step, stored value, is_nan)`.
+type Points = HashMap<i64, Vec<(i64, i64, f64, i64)>>;
+
+/// Adds the steps sampled from one run's `steps` (ascending) to `wanted`.
+fn choose(run_id: i64, steps: &[i64], max: usize, wanted: &mut HashSet<(i64, i64)>) {
+    wanted.extend(
+        sample_steps(steps, max)
+            .into_iter()
+            .map(|step| (run_id, step)),
+    );
 }
 
 #[cfg(test)]

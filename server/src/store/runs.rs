@@ -101,6 +101,28 @@ pub async fn get_row(db: &Db, run_id: &str) -> Result<RunRow> {
     info_from_row(&row)
 }
 
+/// The internal ids of runs by uuid, in one statement per chunk of uuids; the first
+/// uuid, in the order given, that names no run is MLflow's "not found".
+pub async fn ids(db: &Db, run_ids: &[&str]) -> Result<Vec<i64>> {
+    use sea_query::{Alias, Expr, Query};
+    let mut found = std::collections::HashMap::with_capacity(run_ids.len());
+    for chunk in run_ids.chunks(crate::store::IN_CHUNK) {
+        let mut q = Query::select();
+        q.columns(["run_uuid", "id"].map(Alias::new))
+            .from(Alias::new("runs"))
+            .and_where(Expr::col(Alias::new("run_uuid")).is_in(chunk.iter().copied()));
+        let (sql, values) = crate::store::build(&q, db.backend);
+        let rows: Vec<(String, i64)> = sqlx::query_as_with(&sql, values)
+            .fetch_all(&db.pool)
+            .await?;
+        found.extend(rows);
+    }
+    run_ids
+        .iter()
+        .map(|uuid| found.get(*uuid).copied().ok_or_else(|| not_found(uuid)))
+        .collect()
+}
+
 async fn get_row_in(conn: &mut Conn, run_id: &str) -> Result<RunRow> {
     let row = sqlx::query(&format!(
         "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1"
