@@ -234,15 +234,20 @@ pub async fn sampled(
             let key = key.to_owned();
             reads
                 .run(move |conn| {
+                    // Both statements take the runs ($1), then the key and the range.
+                    let bind = |statement: &mut rusqlite::CachedStatement<'_>,
+                                runs: &dyn rusqlite::ToSql| {
+                        statement.raw_bind_parameter(1, runs)?;
+                        statement.raw_bind_parameter(2, &key)?;
+                        statement.raw_bind_parameter(3, start)?;
+                        statement.raw_bind_parameter(4, end)
+                    };
                     let mut wanted = HashSet::new();
                     let mut statement = conn.prepare_cached(&format!(
                         "SELECT DISTINCT step FROM metrics WHERE run_id = $1 AND {in_range} ORDER BY step"
                     ))?;
                     for &id in &ids {
-                        statement.raw_bind_parameter(1, id)?;
-                        statement.raw_bind_parameter(2, &key)?;
-                        statement.raw_bind_parameter(3, start)?;
-                        statement.raw_bind_parameter(4, end)?;
+                        bind(&mut statement, &id)?;
                         let mut steps = Vec::new();
                         let mut rows = statement.raw_query();
                         while let Some(row) = rows.next()? {
@@ -256,10 +261,7 @@ pub async fn sampled(
                     ))?;
                     let ids = serde_json::to_string(&ids)
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    statement.raw_bind_parameter(1, ids)?;
-                    statement.raw_bind_parameter(2, &key)?;
-                    statement.raw_bind_parameter(3, start)?;
-                    statement.raw_bind_parameter(4, end)?;
+                    bind(&mut statement, &ids)?;
                     let mut points = Points::new();
                     let mut rows = statement.raw_query();
                     while let Some(row) = rows.next()? {
