@@ -70,7 +70,7 @@ fi
 
 # 2. ferroflow, release build (debug with --debug)
 if [[ ",$SERVERS," == *",ferroflow,"* ]]; then
-  echo "== cargo build ${CARGO_PROFILE[*]} -p ferroflow ($PROFILE_DIR build)"
+  echo "== cargo build -p ferroflow ($PROFILE_DIR build)"
   (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" -p ferroflow)
 fi
 FERROFLOW_BIN="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null \

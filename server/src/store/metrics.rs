@@ -282,12 +282,7 @@ pub async fn sampled(
                 "SELECT DISTINCT run_id, step FROM metrics WHERE run_id = ANY($1) AND {in_range} \
                  ORDER BY run_id, step"
             );
-            let mut rows = sqlx::query_as::<_, (i64, i64)>(&sql)
-                .bind(&ids)
-                .bind(key)
-                .bind(start)
-                .bind(end)
-                .fetch(pool);
+            let mut rows = postgres_in_range::<(i64, i64)>(&sql, &ids, key, start, end).fetch(pool);
             let mut run: Option<(i64, Vec<i64>)> = None;
             while let Some((run_id, step)) = rows.try_next().await? {
                 match &mut run {
@@ -299,7 +294,7 @@ pub async fn sampled(
                     }
                 }
             }
-            drop(rows);
+            drop(rows); // gives its connection back before the next statement
             if let Some((id, steps)) = run {
                 choose(id, &steps, max, &mut wanted);
             }
@@ -307,12 +302,9 @@ pub async fn sampled(
                 "SELECT run_id, timestamp, step, value, is_nan FROM metrics \
                  WHERE run_id = ANY($1) AND {in_range}"
             );
-            let mut rows = sqlx::query_as::<_, (i64, i64, i64, f64, i64)>(&sql)
-                .bind(&ids)
-                .bind(key)
-                .bind(start)
-                .bind(end)
-                .fetch(pool);
+            let mut rows =
+                postgres_in_range::<(i64, i64, i64, f64, i64)>(&sql, &ids, key, start, end)
+                    .fetch(pool);
             let mut points = Points::new();
             while let Some((run_id, timestamp, step, value, is_nan)) = rows.try_next().await? {
                 if wanted.contains(&(run_id, step)) {
@@ -347,6 +339,25 @@ pub async fn sampled(
         );
     }
     Ok(out)
+}
+
+/// A statement of `sampled` on PostgreSQL with its parameters bound: the runs ($1), then
+/// the key and the range.
+fn postgres_in_range<'q, O>(
+    sql: &'q str,
+    ids: &'q [i64],
+    key: &'q str,
+    start: i64,
+    end: i64,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    sqlx::query_as(sql)
+        .bind(ids)
+        .bind(key)
+        .bind(start)
+        .bind(end)
 }
 
 /// Points by run, each as `(timestamp, step, stored value, is_nan)`.
